@@ -1,0 +1,77 @@
+"""The `kernelagent` command: serve, token."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .auth import Authenticator, ensure_secret, write_token_file
+from .settings import Settings
+
+log = logging.getLogger("kernelagent")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None),
+                             workspace=getattr(args, "workspace", None))
+
+
+async def serve(settings: Settings) -> None:
+    from .app import make_app
+    from .services import Services
+
+    generated = ensure_secret(settings)
+    services = Services.build(settings)
+    await services.start()
+    app = make_app(services)
+    server = app.listen(settings.port, settings.host, xheaders=False)
+    if settings.jwt_secret and not settings.jwt_public_key:
+        token = services.auth.mint()
+        path = write_token_file(settings, token)
+        origin = "a new secret was generated" if generated else "secret from settings or state dir"
+        print(f"kernelagent listening on http://{settings.host}:{settings.port} ({origin})", flush=True)
+        print(f"token (also in {path}): {token}", flush=True)
+        print(f"try: curl -H 'Authorization: Bearer {token}' http://{settings.host}:{settings.port}/info",
+              flush=True)
+    else:
+        print(f"kernelagent listening on http://{settings.host}:{settings.port} (public-key auth)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    await services.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kernelagent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="start the agent")
+    p_serve.add_argument("--host")
+    p_serve.add_argument("--port", type=int)
+    p_serve.add_argument("--workspace")
+    p_token = sub.add_parser("token", help="mint a token for the configured key")
+    p_token.add_argument("--ttl", type=int, help="lifetime in seconds")
+    p_token.add_argument("--private-key", help="PEM file to sign with, when public-key auth is configured")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    if args.command == "serve":
+        asyncio.run(serve(settings))
+        return 0
+    ensure_secret(settings)
+    auth = Authenticator(settings)
+    key = None
+    if args.private_key:
+        with open(args.private_key, "rb") as f:
+            key = f.read()
+    print(auth.mint(ttl=args.ttl, signing_key=key))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

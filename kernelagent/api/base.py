@@ -1,0 +1,157 @@
+"""The JSON base handler: auth before work, the error envelope, X-Request-ID, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import uuid
+from typing import Any
+
+from tornado import web, websocket
+
+from ..errors import AgentError, bad_request, missing
+from ..timeutil import utc_now_iso
+
+log = logging.getLogger("kernelagent.api")
+
+
+def error_body(code: str, message: str, request_id: str, path: str, details: dict | None = None) -> dict:
+    return {
+        "error": message,
+        "message": message,
+        "code": code,
+        "request_id": request_id,
+        "timestamp": utc_now_iso(),
+        "path": path,
+        "details": details or {},
+    }
+
+
+class ServiceMixin:
+    """Gives a handler the services container; auth and request ids shared by HTTP and WebSocket."""
+
+    open_endpoint = False  # True only for /health
+
+    def initialize(self, services) -> None:
+        self.services = services
+        self.claims: dict | None = None
+
+    def start_request(self) -> None:
+        incoming = self.request.headers.get("X-Request-ID", "")
+        self.request_id = incoming if 0 < len(incoming) <= 128 else str(uuid.uuid4())
+        self.set_header("X-Request-ID", self.request_id)
+
+    def authenticate(self, allow_query_token: bool = False) -> None:
+        if self.open_endpoint:
+            return
+        header = self.request.headers.get("Authorization")
+        if not header and allow_query_token:
+            token = self.get_query_argument("token", "")
+            header = f"Bearer {token}" if token else None
+        self.claims = self.services.auth.verify(header)
+
+
+class BaseHandler(ServiceMixin, web.RequestHandler):
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+
+    async def prepare(self) -> None:
+        self.start_request()
+        self.authenticate()
+
+    # --- input ---
+
+    def json_body(self, required: bool = True) -> dict[str, Any]:
+        raw = self.request.body
+        if not raw or not raw.strip():
+            if required:
+                raise bad_request("Request body must be a JSON object", code="INVALID_JSON")
+            return {}
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad_request(f"Invalid JSON body: {exc}", code="INVALID_JSON") from None
+        if not isinstance(body, dict):
+            raise bad_request("Request body must be a JSON object", code="INVALID_JSON")
+        return body
+
+    def query(self, name: str, default: str | None = None, required: bool = False) -> str | None:
+        value = self.get_query_argument(name, None)
+        if value is None or (required and value == ""):
+            if required:
+                raise missing(name)
+            return default
+        return value
+
+    # --- output ---
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, AgentError):
+            code, message, details = exc.code, exc.message, exc.details
+            self.set_status(exc.status)
+        elif isinstance(exc, web.HTTPError):
+            code = {404: "RESOURCE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_REQUEST"}.get(
+                status_code, "INVALID_REQUEST" if status_code < 500 else "INTERNAL_ERROR"
+            )
+            message, details = exc.log_message or self._reason, {}
+        else:
+            code, message, details = "INTERNAL_ERROR", "Internal error", {}
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        rid = getattr(self, "request_id", None) or str(uuid.uuid4())
+        self.set_header("X-Request-ID", rid)
+        self.finish(json.dumps(error_body(code, message, rid, self.request.path, details)))
+
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, AgentError):
+            if value.status >= 500:
+                log.warning("%s %s -> %s %s", self.request.method, self.request.path, value.code, value.message)
+            return
+        if isinstance(value, web.HTTPError):
+            return
+        log.error("Unhandled error on %s %s\n%s", self.request.method, self.request.path,
+                  "".join(traceback.format_exception(typ, value, tb)))
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown paths: 404 in the envelope (after auth, so the route table is not probed freely)."""
+
+    def prepare(self):  # type: ignore[override]
+        self.start_request()
+        self.authenticate()
+        raise AgentError("RESOURCE_NOT_FOUND", 404, f"No such endpoint: {self.request.method} {self.request.path}")
+
+
+class AuthWebSocketHandler(ServiceMixin, websocket.WebSocketHandler):
+    """A WebSocket whose token is checked before the upgrade; small frames go out at once."""
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        self.start_request()
+        try:
+            self.authenticate(allow_query_token=True)
+        except AgentError as exc:
+            self.set_status(exc.status)
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish(json.dumps(error_body(exc.code, exc.message, self.request_id, self.request.path, exc.details)))
+            return
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        self.set_nodelay(True)
+
+    def send_json(self, data: dict) -> bool:
+        """Send one JSON frame; False if the socket is already closed."""
+        try:
+            self.write_message(json.dumps(data, default=str))
+            return True
+        except websocket.WebSocketClosedError:
+            return False
+
+    def check_origin(self, origin: str) -> bool:
+        # Bearer tokens, not cookies, authenticate here, so cross-origin pages gain nothing.
+        return True

@@ -1,0 +1,191 @@
+"""One kernel process: its manager, its client, and the routing of its messages to the run that asked.
+
+A single reader task per channel (iopub, shell) hands each message to the run whose request is
+its parent, so stale messages from an interrupted run never reach the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+
+from .languages import Language
+from .outputs import Outputs
+
+log = logging.getLogger("kernelagent.kernel")
+
+# After execute_reply, how long to wait for the iopub "idle" that ends a run; covers the rare
+# case of an idle message lost to the PUB socket's high-water mark.
+IDLE_AFTER_REPLY = 1.0
+# How often a waiting run checks that the kernel process is still alive.
+ALIVE_POLL = 0.25
+
+
+class Run:
+    """One execute_request in flight: collects its iopub output until the kernel reports idle."""
+
+    def __init__(self, msg_id: str, outputs: Outputs):
+        self.msg_id = msg_id
+        self.outputs = outputs
+        self.reply: dict | None = None
+        self.finished = asyncio.Event()
+        self._grace: asyncio.TimerHandle | None = None
+
+    def on_iopub(self, msg: dict) -> None:
+        kind = msg["header"]["msg_type"]
+        content = msg["content"]
+        if kind == "stream":
+            self.outputs.add_stream(content.get("name", "stdout"), content.get("text", ""))
+        elif kind in ("display_data", "execute_result", "update_display_data"):
+            self.outputs.add_display(kind, content)
+        elif kind == "error":
+            self.outputs.add_error(content)
+        elif kind == "status" and content.get("execution_state") == "idle":
+            self.finished.set()
+
+    def on_reply(self, msg: dict) -> None:
+        self.reply = msg["content"]
+        if not self.finished.is_set():
+            self._grace = asyncio.get_running_loop().call_later(IDLE_AFTER_REPLY, self.finished.set)
+
+    def close(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+
+
+class Kernel:
+    def __init__(self, language: Language, kernel_spec_manager, runtime_dir: str):
+        self.id = str(uuid.uuid4())
+        self.language = language
+        self.km = AsyncKernelManager(
+            kernel_name=language.kernel_name,
+            kernel_spec_manager=kernel_spec_manager,
+            transport="ipc",
+            connection_file=os.path.join(runtime_dir, f"kernel-{self.id}.json"),
+        )
+        self.kc = None
+        self._runs: dict[str, Run] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.started_at = 0.0
+        self.last_activity = time.time()
+        self.execution_state = "starting"
+        # What set-up code has applied on top of the start environment and directory.
+        self.base_env: dict[str, str] = {}
+        self.env_overlay: dict[str, str] = {}
+        self.workdir: str = ""
+
+    async def start(self, cwd: str, env: dict[str, str], timeout: float) -> None:
+        self.workdir = cwd
+        self.base_env = dict(env)
+        await self.km.start_kernel(cwd=cwd, env=env)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        await self.kc.wait_for_ready(timeout=timeout)
+        self._tasks = [
+            asyncio.create_task(self._route(self.kc.get_iopub_msg, "iopub")),
+            asyncio.create_task(self._route(self.kc.get_shell_msg, "shell")),
+        ]
+        self.started_at = time.time()
+        self.execution_state = "idle"
+
+    async def _route(self, get, channel: str) -> None:
+        while True:
+            try:
+                msg = await get()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a malformed message must not stop the router
+                log.warning("kernel %s: bad %s message: %s", self.id, channel, exc)
+                await asyncio.sleep(0.01)
+                continue
+            run = self._runs.get(msg.get("parent_header", {}).get("msg_id"))
+            if run is None:
+                continue
+            if channel == "iopub":
+                run.on_iopub(msg)
+            elif msg["header"]["msg_type"] == "execute_reply":
+                run.on_reply(msg)
+
+    def submit(self, code: str, outputs: Outputs, silent: bool = False) -> Run:
+        msg_id = self.kc.execute(code, silent=silent, store_history=not silent,
+                                 allow_stdin=False, stop_on_error=False)
+        run = Run(msg_id, outputs)
+        self._runs[msg_id] = run
+        self.execution_state = "busy"
+        self.last_activity = time.time()
+        return run
+
+    async def wait(self, run: Run, timeout: float) -> str:
+        """Wait for a run: "done", "timeout" (still running at the deadline) or "died"."""
+        deadline = time.monotonic() + timeout
+        while not run.finished.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            try:
+                await asyncio.wait_for(run.finished.wait(), min(remaining, ALIVE_POLL))
+            except asyncio.TimeoutError:
+                if not await self.is_alive():
+                    self.execution_state = "dead"
+                    return "died"
+        return "done"
+
+    def release(self, run: Run) -> None:
+        run.close()
+        self._runs.pop(run.msg_id, None)
+        self.last_activity = time.time()
+        if not self._runs:
+            self.execution_state = "idle"
+
+    async def run_silent(self, code: str, timeout: float) -> Outputs:
+        """Run set-up code out of history; returns its outputs (error included) for the caller to judge."""
+        outputs = Outputs(64 << 10, 64 << 10, 1 << 20)
+        run = self.submit(code, outputs, silent=True)
+        try:
+            state = await self.wait(run, timeout)
+        finally:
+            self.release(run)
+        if state != "done":
+            raise RuntimeError(f"kernel set-up code did not finish ({state})")
+        return outputs
+
+    async def is_alive(self) -> bool:
+        return await self.km.is_alive()
+
+    def exit_status(self) -> int | None:
+        """The process's return code once it has exited (negative: killed by that signal)."""
+        provisioner = self.km.provisioner
+        process = getattr(provisioner, "process", None) if provisioner else None
+        return process.poll() if process is not None else None
+
+    def pid(self) -> int | None:
+        provisioner = self.km.provisioner
+        process = getattr(provisioner, "process", None) if provisioner else None
+        return process.pid if process is not None else None
+
+    async def interrupt(self) -> None:
+        await self.km.interrupt_kernel()
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for run in list(self._runs.values()):
+            run.close()
+        self._runs.clear()
+        if self.kc is not None:
+            self.kc.stop_channels()
+        try:
+            await self.km.shutdown_kernel(now=True)
+        except Exception as exc:
+            log.warning("kernel %s: shutdown: %s", self.id, exc)
+        self.execution_state = "dead"
+
+    def info(self) -> dict[str, Any]:
+        return {"kernel_id": self.id, "language": self.language.name, "pid": self.pid(),
+                "execution_state": self.execution_state}

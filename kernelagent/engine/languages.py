@@ -1,0 +1,70 @@
+"""The languages the agent speaks: names, aliases, kernelspecs, warm-up code, and env/workdir set-up.
+
+Set-up code carries values as data: each language quotes them with its own literal syntax
+(Python `repr`, JSON for JavaScript, `shlex.quote` for shell), never by pasting raw text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import bad_request
+
+SetupCode = Callable[[dict[str, str], list[str], str | None], str]
+
+
+def python_setup(set_env: dict[str, str], unset: list[str], workdir: str | None) -> str:
+    lines = ["import os as _ka_os"]
+    if set_env:
+        lines.append(f"_ka_os.environ.update({set_env!r})")
+    for key in unset:
+        lines.append(f"_ka_os.environ.pop({key!r}, None)")
+    if workdir is not None:
+        lines.append(f"_ka_os.chdir({workdir!r})")
+    lines.append("del _ka_os")
+    return "\n".join(lines)
+
+
+PYTHON_WARMUP = """\
+import numpy as np
+import pandas as pd
+import matplotlib
+import matplotlib.pyplot as plt
+get_ipython().run_line_magic('matplotlib', 'inline')
+get_ipython().run_line_magic('colors', 'nocolor')
+"""
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str  # canonical name, as reported back in responses
+    aliases: tuple[str, ...]
+    kernel_name: str  # directory under kernels/
+    setup_code: SetupCode
+    warmup: str = ""  # run silently once a kernel starts (pre-imports, display settings)
+    requires: tuple[str, ...] = ()  # executables that must be on PATH for this language
+
+
+LANGUAGES: dict[str, Language] = {
+    "python": Language(
+        name="python",
+        aliases=("python", "python3", "py", "ipython"),
+        kernel_name="python3",
+        setup_code=python_setup,
+        warmup=PYTHON_WARMUP,
+    ),
+}
+
+
+def canonical(name: str | None, available: list[str]) -> Language:
+    """Resolve a requested language (or alias) to one this agent can run, or a 400 naming the options."""
+    wanted = (name or "python").strip().lower()
+    for lang in LANGUAGES.values():
+        if wanted in lang.aliases and lang.name in available:
+            return lang
+    raise bad_request(
+        f"Unsupported language '{name}'. Available: {', '.join(available)}",
+        code="INVALID_REQUEST",
+        available_languages=available,
+    )

@@ -1,0 +1,171 @@
+"""Bounded gathering of one execution's iopub messages, and their rendering into contract fields."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..timeutil import utc_now_iso
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+TRUNCATION_MARKER = "\n[... output truncated by kernelagent: {dropped} more bytes not shown ...]\n"
+
+# MIME types that get a top-level field of their own in the /execute response.
+TOP_LEVEL = {
+    "image/png": "png",
+    "text/html": "html",
+    "image/svg+xml": "svg",
+    "text/markdown": "markdown",
+    "application/json": "json",
+}
+# Preference when naming an output's main type (the old SDK's `type` field).
+PREFERENCE = ["image/png", "image/jpeg", "image/svg+xml", "text/html", "application/json",
+              "text/markdown", "text/latex", "text/plain"]
+
+
+def strip_ansi(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+class BoundedText:
+    """A text buffer that keeps at most `limit` bytes and counts what it dropped."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def add(self, text: str) -> str:
+        """Append; returns the part actually kept (for streaming listeners)."""
+        if self.dropped:
+            self.dropped += len(text.encode("utf-8", "replace"))
+            return ""
+        data = text.encode("utf-8", "replace")
+        room = self.limit - self.size
+        if len(data) <= room:
+            self.parts.append(text)
+            self.size += len(data)
+            return text
+        kept = data[:room].decode("utf-8", "ignore")
+        self.parts.append(kept)
+        self.size = self.limit
+        self.dropped = len(data) - len(kept.encode("utf-8"))
+        return kept
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped > 0
+
+    def text(self) -> str:
+        out = "".join(self.parts)
+        if self.dropped:
+            out += TRUNCATION_MARKER.format(dropped=self.dropped)
+        return out
+
+
+def _bundle_size(data: dict) -> int:
+    total = 0
+    for value in data.values():
+        total += len(value) if isinstance(value, str) else len(json.dumps(value, default=str))
+    return total
+
+
+def main_type(data: dict) -> str:
+    for mime in PREFERENCE:
+        if mime in data:
+            return mime
+    return next(iter(data), "text/plain")
+
+
+@dataclass
+class Outputs:
+    """Everything one execution produced, each kind bounded by its own cap."""
+
+    max_stdout: int
+    max_stderr: int
+    max_rich: int
+    listener: Callable[[str, Any], None] | None = None
+    stdout: BoundedText = field(init=False)
+    stderr: BoundedText = field(init=False)
+    rich: list[dict] = field(default_factory=list)
+    rich_size: int = 0
+    rich_dropped: int = 0
+    result: str | None = None
+    error: dict | None = None
+    execution_count: int | None = None
+
+    def __post_init__(self) -> None:
+        self.stdout = BoundedText(self.max_stdout)
+        self.stderr = BoundedText(self.max_stderr)
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        if self.listener is not None:
+            self.listener(kind, payload)
+
+    def add_stream(self, name: str, text: str) -> None:
+        buf = self.stderr if name == "stderr" else self.stdout
+        kept = buf.add(text)
+        if kept:
+            self._emit(name if name in ("stdout", "stderr") else "stdout", kept)
+
+    def add_display(self, msg_type: str, content: dict) -> None:
+        data = content.get("data") or {}
+        if msg_type == "execute_result":
+            self.execution_count = content.get("execution_count")
+            if "text/plain" in data:
+                self.result = data["text/plain"]
+            if set(data) <= {"text/plain"}:
+                return  # a plain value is the `result`, not a rich output
+        size = _bundle_size(data)
+        if self.rich_size + size > self.max_rich:
+            self.rich_dropped += 1
+            return
+        self.rich_size += size
+        entry = {
+            "type": main_type(data),
+            "data": data,
+            "metadata": content.get("metadata") or {},
+            "output_type": msg_type,
+            "timestamp": utc_now_iso(),
+        }
+        self.rich.append(entry)
+        self._emit("display", entry)
+
+    def add_error(self, content: dict) -> None:
+        tb = [strip_ansi(line) for line in content.get("traceback") or []]
+        self.error = {
+            "ename": content.get("ename", "Error"),
+            "evalue": content.get("evalue", ""),
+            "traceback": tb,
+        }
+        text = "\n".join(tb) if tb else f"{self.error['ename']}: {self.error['evalue']}"
+        self.add_stream("stderr", text if text.endswith("\n") else text + "\n")
+
+    @property
+    def truncated(self) -> bool:
+        return self.stdout.truncated or self.stderr.truncated or self.rich_dropped > 0
+
+    def fields(self) -> dict[str, Any]:
+        """The output part of an /execute response."""
+        out: dict[str, Any] = {
+            "stdout": self.stdout.text(),
+            "stderr": self.stderr.text(),
+            "rich_outputs": self.rich,
+            "truncated": self.truncated,
+        }
+        if self.truncated:
+            out["truncation"] = {
+                "stdout_bytes_dropped": self.stdout.dropped,
+                "stderr_bytes_dropped": self.stderr.dropped,
+                "rich_outputs_dropped": self.rich_dropped,
+            }
+        if self.result is not None:
+            out["result"] = self.result
+        for entry in self.rich:
+            for mime, key in TOP_LEVEL.items():
+                if key not in out and mime in entry["data"]:
+                    out[key] = entry["data"][mime]
+        return out

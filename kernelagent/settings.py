@@ -1,0 +1,79 @@
+"""Settings: built once at start from CLI flags and KERNELAGENT_* environment variables, then handed down."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "KERNELAGENT_"
+
+
+def _default_state_dir() -> str:
+    return str(Path.home() / ".kernelagent")
+
+
+@dataclass
+class Settings:
+    # network
+    host: str = "127.0.0.1"
+    port: int = 7777
+    # where executions and commands run by default
+    workspace: str = "/workspace"
+    # where the agent keeps its generated secret and token (mode 0700)
+    state_dir: str = field(default_factory=_default_state_dir)
+
+    # auth: a shared HS256 secret, or a PEM public key (RS256, ES256 or EdDSA, chosen by key type)
+    jwt_secret: str = ""
+    jwt_public_key: str = ""  # PEM text, or a path to a PEM file
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_leeway: float = 30.0
+    token_ttl: int = 30 * 24 * 3600  # lifetime of tokens minted by the agent
+
+    # kernels
+    pool_size: int = 1  # warm kernels kept ready per warm language
+    warm_languages: str = "python"  # comma-separated
+    kernel_start_timeout: float = 60.0
+    max_contexts: int = 64  # named contexts at once
+    context_idle_timeout: float = 3600.0  # idle named contexts are culled after this many seconds
+    cull_interval: float = 30.0
+
+    # executions
+    default_timeout: float = 60.0
+    max_timeout: float = 3600.0
+    interrupt_grace: float = 2.0  # after an interrupt, how long before the kernel is restarted
+    max_stdout_bytes: int = 1 << 20
+    max_stderr_bytes: int = 1 << 20
+    max_rich_bytes: int = 16 << 20  # all rich payloads of one execution
+    max_queue_per_context: int = 64  # executions waiting on one context
+
+    # HTTP
+    max_body_bytes: int = 64 << 20
+
+    def languages_warm(self) -> list[str]:
+        return [s.strip() for s in self.warm_languages.split(",") if s.strip()]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Defaults, then KERNELAGENT_* variables, then explicit overrides (CLI flags) that are not None."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _convert(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if kind == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return raw
