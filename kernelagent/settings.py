@@ -52,6 +52,15 @@ class Settings:
     # HTTP
     max_body_bytes: int = 64 << 20
 
+    def workdir(self, requested: str | None) -> str:
+        """The directory a request asks for. The SDK always sends "/workspace"; when the agent's
+        workspace is elsewhere and no /workspace exists, that name means the agent's workspace."""
+        if not requested:
+            return self.workspace
+        if requested.rstrip("/") == "/workspace" and not os.path.isdir("/workspace"):
+            return self.workspace
+        return requested
+
     def languages_warm(self) -> list[str]:
         return [s.strip() for s in self.warm_languages.split(",") if s.strip()]
 

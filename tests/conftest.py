@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET = "test-secret-" + "x" * 40
+SECRET = "test-secret-" + "x" * 60
 
 
 def free_port() -> int:

@@ -26,6 +26,37 @@ def python_setup(set_env: dict[str, str], unset: list[str], workdir: str | None)
     return "\n".join(lines)
 
 
+def python_stream_limit(limit: int) -> str:
+    """Trim each execution's stdout/stderr inside the kernel, so a cell printing gigabytes never ships
+    them to the agent. The agent keeps its own cap too; this one is slightly above it so the agent
+    still sees the overflow and reports `truncated`."""
+    return f"""
+def _ka_limit_streams(limit):
+    import sys
+    from collections import OrderedDict
+    def make_hook():
+        used = OrderedDict()
+        def hook(msg):
+            parent = msg.get('parent_header', {{}}).get('msg_id')
+            text = msg['content'].get('text', '')
+            sent = used.get(parent, 0)
+            used[parent] = sent + len(text)
+            while len(used) > 32:
+                used.popitem(last=False)
+            if sent >= limit:
+                return None
+            if sent + len(text) > limit:
+                msg['content']['text'] = text[:limit - sent]
+            return msg
+        return hook
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, 'register_hook'):
+            stream.register_hook(make_hook())
+_ka_limit_streams({limit})
+del _ka_limit_streams
+"""
+
+
 PYTHON_WARMUP = """\
 import numpy as np
 import pandas as pd
@@ -43,6 +74,7 @@ class Language:
     kernel_name: str  # directory under kernels/
     setup_code: SetupCode
     warmup: str = ""  # run silently once a kernel starts (pre-imports, display settings)
+    stream_limit: Callable[[int], str] | None = None  # code that caps output at the source
     requires: tuple[str, ...] = ()  # executables that must be on PATH for this language
 
 
@@ -53,6 +85,7 @@ LANGUAGES: dict[str, Language] = {
         kernel_name="python3",
         setup_code=python_setup,
         warmup=PYTHON_WARMUP,
+        stream_limit=python_stream_limit,
     ),
 }
 

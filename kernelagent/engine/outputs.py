@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..timeutil import utc_now_iso
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-TRUNCATION_MARKER = "\n[... output truncated by kernelagent: {dropped} more bytes not shown ...]\n"
+TRUNCATION_MARKER = "\n[... output truncated by kernelagent: limit of {limit} bytes reached ...]\n"
 
 # MIME types that get a top-level field of their own in the /execute response.
 TOP_LEVEL = {
@@ -62,7 +62,7 @@ class BoundedText:
     def text(self) -> str:
         out = "".join(self.parts)
         if self.dropped:
-            out += TRUNCATION_MARKER.format(dropped=self.dropped)
+            out += TRUNCATION_MARKER.format(limit=self.limit)
         return out
 
 
@@ -157,10 +157,13 @@ class Outputs:
             "truncated": self.truncated,
         }
         if self.truncated:
+            # Kernels may trim at the source too, so these say what was cut, not how much.
             out["truncation"] = {
-                "stdout_bytes_dropped": self.stdout.dropped,
-                "stderr_bytes_dropped": self.stderr.dropped,
+                "stdout": self.stdout.truncated,
+                "stderr": self.stderr.truncated,
                 "rich_outputs_dropped": self.rich_dropped,
+                "limits": {"stdout_bytes": self.stdout.limit, "stderr_bytes": self.stderr.limit,
+                           "rich_bytes": self.max_rich},
             }
         if self.result is not None:
             out["result"] = self.result

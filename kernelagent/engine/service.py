@@ -123,8 +123,12 @@ class Engine:
         env = agent_base_env()
         try:
             await kernel.start(self.settings.workspace, env, self.settings.kernel_start_timeout)
-            if lang.warmup:
-                outputs = await kernel.run_silent(lang.warmup, self.settings.kernel_start_timeout)
+            warmup = lang.warmup
+            if lang.stream_limit:
+                cap = max(self.settings.max_stdout_bytes, self.settings.max_stderr_bytes)
+                warmup += lang.stream_limit(cap + 4096)
+            if warmup:
+                outputs = await kernel.run_silent(warmup, self.settings.kernel_start_timeout)
                 if outputs.error:
                     raise RuntimeError(f"warm-up failed: {outputs.error['ename']}: {outputs.error['evalue']}")
         except BaseException:
@@ -264,7 +268,7 @@ class Engine:
         return float(value)
 
     def _workdir(self, workdir: str | None) -> str:
-        path = workdir or self.settings.workspace
+        path = self.settings.workdir(workdir)
         if "\0" in path or not os.path.isabs(path):
             raise bad_request(f"workdir must be an absolute path: {path!r}", code="INVALID_PATH")
         if not os.path.isdir(path):

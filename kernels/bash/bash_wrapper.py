@@ -1,0 +1,153 @@
+"""Bash kernel: one long-lived bash, stdout and stderr kept apart, the cell's exit status reported.
+
+Why an interactive bash (`-i`) with job control off (`set +m`):
+- an interactive shell answers SIGINT by abandoning the whole command line and going back to
+  reading input, with its state intact; a non-interactive one would exit, and a `trap` would
+  only kill the current command while the rest of a loop carried on;
+- without job control, commands stay in the kernel's process group, so jupyter_client's SIGINT
+  to the group reaches them (and their children) directly;
+- aliases are expanded, as a user at a terminal expects.
+
+Each cell is written to a private file and run with `source FILE </dev/null` (so aliases defined
+in a cell apply to its later lines and to later cells, and a command reading stdin cannot eat
+our protocol). The next input line, `__ka_done $? ID`, writes the status to a private pipe
+(fd 3 inside bash); it runs even when SIGINT abandoned the cell's line.
+
+Replies: `exit_code` is the cell's exit status. Non-zero -> status "error", ename "ExitCode",
+evalue "exit status N" (interrupt: ename "KeyboardInterrupt", exit_code 130), traceback [].
+If bash itself exits (`exit`, `set -e`), the reply says so and the kernel process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_lib"))
+from wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable  # noqa: E402
+
+BASH = require_executable("bash")
+
+INIT = r"""set +m +o history +H
+PS1=''; PS2=''; PS0=''; PS4='+ '; unset PROMPT_COMMAND HISTFILE
+shopt -s expand_aliases checkwinsize
+__ka_done() { printf '%s %s\n' "$2" "$1" >&3; }
+"""
+
+
+class BashKernel(WrapperKernel):
+    implementation = "kernelagent-bash"
+    language = "bash"
+    language_info = {"name": "bash", "mimetype": "text/x-sh", "file_extension": ".sh", "codemirror_mode": "shell"}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._proc: subprocess.Popen | None = None
+        self._cell_id = 0
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._status_buf = ""
+        self._dir = tempfile.mkdtemp(prefix="ka-bash-")  # mode 0700
+        self._start_task: asyncio.Task | None = None
+
+    def start(self):
+        super().start()
+        # Start bash as soon as the loop runs, so a pooled kernel is warm before its first cell.
+        self.io_loop.add_callback(self._ensure_started)
+
+    def _ensure_started(self) -> asyncio.Task:
+        if self._start_task is None:
+            self._start_task = asyncio.ensure_future(self._start())
+        return self._start_task
+
+    async def _start(self) -> None:
+        status_r, status_w = os.pipe()
+        env = dict(os.environ, TERM="dumb", PS1="", PS2="")
+        self._proc = subprocess.Popen(
+            [BASH, "--noprofile", "--norc", "--noediting", "-i"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(status_w,),
+            env=env,
+        )
+        os.close(status_w)
+        # bash's own startup chatter ("no job control in this shell") is dropped until ready.
+        self._quiet = True
+        self._out = FdReader(self._proc.stdout.fileno(), lambda t: self._emit("stdout", t))
+        self._err = FdReader(self._proc.stderr.fileno(), lambda t: self._emit("stderr", t))
+        self._status = FdReader(status_r, self._on_status, self._on_bash_exit)
+        self._send(INIT + f"exec 3>&{status_w} {status_w}>&-\n")
+        await self._run_line(":")
+        self._out.drain()
+        self._err.drain()
+        self._quiet = False
+
+    def _emit(self, name: str, text: str) -> None:
+        if not self._quiet:
+            self.stream(name, text)
+
+    def _send(self, text: str) -> None:
+        assert self._proc and self._proc.stdin
+        self._proc.stdin.write(text.encode())
+        self._proc.stdin.flush()
+
+    def _on_status(self, text: str) -> None:
+        self._status_buf += text
+        *lines, self._status_buf = self._status_buf.split("\n")
+        for line in lines:
+            cell_id, _, code = line.partition(" ")
+            fut = self._waiting.pop(int(cell_id), None)
+            if fut and not fut.done():
+                fut.set_result(int(code))
+
+    def _on_bash_exit(self) -> None:
+        code = self._proc.wait() if self._proc else 1
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(EOFError(code))
+        self._waiting.clear()
+
+    async def _run_line(self, line: str) -> int:
+        self._cell_id += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[self._cell_id] = fut
+        self._send(f"{line}\n__ka_done $? {self._cell_id}\n")
+        return await fut
+
+    async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kw):
+        await self._ensure_started()
+        if not code.strip():
+            return self.ok_reply()
+        path = os.path.join(self._dir, "cell.sh")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(code if code.endswith("\n") else code + "\n")
+        interrupts_before = self.interrupts
+        try:
+            status = await self._run_line(f"source {path} </dev/null")
+        except EOFError as exc:
+            self._out.drain()
+            self._err.drain()
+            code_ = exc.args[0] if exc.args else 1
+            self.exit_soon(1)
+            return self.error_reply("ShellExited", f"bash exited with status {code_}; the kernel will restart", [], code_)
+        self._out.drain()
+        self._err.drain()
+        if status == 0:
+            return self.ok_reply()
+        if status == INTERRUPTED_EXIT_CODE and self.interrupts != interrupts_before:
+            return self.error_reply("KeyboardInterrupt", "interrupted", [], status)
+        return self.error_reply("ExitCode", f"exit status {status}", [], status)
+
+    async def do_shutdown(self, restart):
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+        return {"status": "ok", "restart": restart}
+
+
+if __name__ == "__main__":
+    from ipykernel.kernelapp import IPKernelApp
+
+    IPKernelApp.launch_instance(kernel_class=BashKernel)
