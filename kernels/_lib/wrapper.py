@@ -77,6 +77,21 @@ class FdReader:
             os.close(self.fd)
 
 
+def watch_exit(proc, on_exit: Callable[[int], None]) -> None:
+    """Call on_exit(returncode) when `proc` (a Popen) exits.
+
+    A pidfd is used rather than EOF on a pipe because background children may hold the pipes."""
+    fd = os.pidfd_open(proc.pid)
+    loop = asyncio.get_running_loop()
+
+    def exited() -> None:
+        loop.remove_reader(fd)
+        os.close(fd)
+        on_exit(proc.wait())
+
+    loop.add_reader(fd, exited)
+
+
 class WrapperKernel(Kernel):
     """Base for kernels that drive one child process."""
 

@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_lib"))
-from wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable  # noqa: E402
+from wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit  # noqa: E402
 
 BASH = require_executable("bash")
 
@@ -51,6 +51,7 @@ class BashKernel(WrapperKernel):
         self._status_buf = ""
         self._dir = tempfile.mkdtemp(prefix="ka-bash-")  # mode 0700
         self._start_task: asyncio.Task | None = None
+        self._bash_newline_due = False
 
     def start(self):
         super().start()
@@ -78,7 +79,8 @@ class BashKernel(WrapperKernel):
         self._quiet = True
         self._out = FdReader(self._proc.stdout.fileno(), lambda t: self._emit("stdout", t))
         self._err = FdReader(self._proc.stderr.fileno(), lambda t: self._emit("stderr", t))
-        self._status = FdReader(status_r, self._on_status, self._on_bash_exit)
+        self._status = FdReader(status_r, self._on_status)
+        watch_exit(self._proc, self._on_bash_exit)
         self._send(INIT + f"exec 3>&{status_w} {status_w}>&-\n")
         await self._run_line(":")
         self._out.drain()
@@ -86,8 +88,17 @@ class BashKernel(WrapperKernel):
         self._quiet = False
 
     def _emit(self, name: str, text: str) -> None:
-        if not self._quiet:
-            self.stream(name, text)
+        if self._quiet:
+            return
+        if name == "stderr" and text == "\n" and self._bash_newline_due:
+            # an interactive bash writes a bare newline when SIGINT abandons a line; not output
+            self._bash_newline_due = False
+            return
+        self.stream(name, text)
+
+    def _on_sigint(self, signum, frame) -> None:
+        super()._on_sigint(signum, frame)
+        self._bash_newline_due = True
 
     def _send(self, text: str) -> None:
         assert self._proc and self._proc.stdin
@@ -103,8 +114,7 @@ class BashKernel(WrapperKernel):
             if fut and not fut.done():
                 fut.set_result(int(code))
 
-    def _on_bash_exit(self) -> None:
-        code = self._proc.wait() if self._proc else 1
+    def _on_bash_exit(self, code: int) -> None:
         for fut in self._waiting.values():
             if not fut.done():
                 fut.set_exception(EOFError(code))
@@ -126,15 +136,16 @@ class BashKernel(WrapperKernel):
             f.write(code if code.endswith("\n") else code + "\n")
         interrupts_before = self.interrupts
         try:
-            status = await self._run_line(f"source {path} </dev/null")
+            status = await self._run_line(f"source {path} </dev/null 3>&-")
         except EOFError as exc:
             self._out.drain()
             self._err.drain()
             code_ = exc.args[0] if exc.args else 1
             self.exit_soon(1)
-            return self.error_reply("ShellExited", f"bash exited with status {code_}; the kernel will restart", [], code_)
+            return self.error_reply("ShellExited", f"bash exited with status {code_}; this kernel has stopped", [], code_)
         self._out.drain()
         self._err.drain()
+        self._bash_newline_due = False
         if status == 0:
             return self.ok_reply()
         if status == INTERRUPTED_EXIT_CODE and self.interrupts != interrupts_before:
