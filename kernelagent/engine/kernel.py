@@ -28,12 +28,17 @@ ALIVE_POLL = 0.25
 
 
 class Run:
-    """One execute_request in flight: collects its iopub output until the kernel reports idle."""
+    """One execute_request in flight: done once the kernel has replied and reported idle.
+
+    Reply (shell) and idle (iopub) travel on different sockets, so either may come first; the
+    reply carries what wrapper kernels report (their exit code), the idle ends the output.
+    """
 
     def __init__(self, msg_id: str, outputs: Outputs):
         self.msg_id = msg_id
         self.outputs = outputs
         self.reply: dict | None = None
+        self.idle = False
         self.finished = asyncio.Event()
         self._grace: asyncio.TimerHandle | None = None
 
@@ -47,11 +52,15 @@ class Run:
         elif kind == "error":
             self.outputs.add_error(content)
         elif kind == "status" and content.get("execution_state") == "idle":
-            self.finished.set()
+            self.idle = True
+            if self.reply is not None:
+                self.finished.set()
 
     def on_reply(self, msg: dict) -> None:
         self.reply = msg["content"]
-        if not self.finished.is_set():
+        if self.idle:
+            self.finished.set()
+        else:
             self._grace = asyncio.get_running_loop().call_later(IDLE_AFTER_REPLY, self.finished.set)
 
     def close(self) -> None:
