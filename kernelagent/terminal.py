@@ -142,6 +142,7 @@ class Terminal:
         def on_exit() -> None:
             self._loop.remove_reader(pidfd)
             os.close(pidfd)
+            self._pidfd = None
             self._reap()
 
         self._loop.add_reader(pidfd, on_exit)
@@ -173,7 +174,7 @@ class Terminal:
         self._loop.remove_reader(self.fd)
         self._loop.remove_writer(self.fd)
         pidfd = getattr(self, "_pidfd", None)
-        if pidfd is not None and not self._exited.done():
+        if pidfd is not None:
             self._loop.remove_reader(pidfd)
             os.close(pidfd)
             self._pidfd = None
