@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from tornado import web
 
-from .api import execute, system
+from .api import cache, execute, observe, system, terminal
 from .api.base import NotFoundHandler
 from .services import Services
 
-ROUTE_MODULES = [system, execute]
+ROUTE_MODULES = [system, execute, observe, cache, terminal]
 
 
 def make_app(services: Services) -> web.Application:
     routes = []
     for module in ROUTE_MODULES:
         for path, handler in module.routes:
-            routes.append((path, handler, {"services": services}))
+            routes.append((path, handler, {"services": services, "route": path}))
     return web.Application(
         routes,
         default_handler_class=NotFoundHandler,

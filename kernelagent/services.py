@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 
 from . import __version__
 from .auth import Authenticator
+from .cache import ExecutionCache
 from .engine import Engine
 from .environment import EnvStore
+from .observe import Metrics
 from .settings import Settings
+from .terminal import TerminalManager
 
 
 @dataclass
@@ -19,19 +22,30 @@ class Services:
     auth: Authenticator
     env: EnvStore
     engine: Engine
+    cache: ExecutionCache
+    terminals: TerminalManager
+    metrics: Metrics
     started_at: float = field(default_factory=time.time)
     version: str = __version__
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
         env = EnvStore()
-        return cls(settings=settings, auth=Authenticator(settings), env=env, engine=Engine(settings, env))
+        engine = Engine(settings, env)
+        cache = ExecutionCache(settings)
+        terminals = TerminalManager(settings, env)
+        started_at = time.time()
+        metrics = Metrics(settings, engine, cache, terminals, started_at)
+        return cls(settings=settings, auth=Authenticator(settings), env=env, engine=engine, cache=cache,
+                   terminals=terminals, metrics=metrics, started_at=started_at)
 
     async def start(self) -> None:
         os.makedirs(self.settings.workspace, exist_ok=True)
         await self.engine.start()
 
     async def stop(self) -> None:
+        await self.terminals.stop()
+        await self.cache.stop()
         await self.engine.stop()
 
     def uptime(self) -> float:

@@ -52,6 +52,15 @@ class Settings:
     # HTTP
     max_body_bytes: int = 64 << 20
 
+    # execution cache (answers kept per Idempotency-Key)
+    cache_max_entries: int = 1024
+    cache_max_bytes: int = 64 << 20  # JSON size of all kept answers; a larger single answer is not kept
+    cache_ttl: float = 3600.0  # seconds a finished answer is kept
+
+    # terminals
+    terminal_max: int = 16  # open terminals at once
+    terminal_shell: str = ""  # default: $SHELL, else /bin/bash, else /bin/sh
+
     def workdir(self, requested: str | None) -> str:
         """The directory a request asks for. The SDK always sends "/workspace"; when the agent's
         workspace is elsewhere and no /workspace exists, that name means the agent's workspace."""

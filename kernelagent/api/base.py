@@ -33,8 +33,9 @@ class ServiceMixin:
 
     open_endpoint = False  # True only for /health
 
-    def initialize(self, services) -> None:
+    def initialize(self, services, route: str = "(unmatched)") -> None:
         self.services = services
+        self.route = route  # the pattern matched, for metrics by endpoint
         self.claims: dict | None = None
 
     def start_request(self) -> None:
@@ -59,6 +60,10 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
     async def prepare(self) -> None:
         self.start_request()
         self.authenticate()
+
+    def on_finish(self) -> None:
+        self.services.metrics.record(self.request.method, self.route, self.get_status(),
+                                     self.request.request_time())
 
     # --- input ---
 

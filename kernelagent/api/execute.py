@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..cache import idempotency_key
 from ..timeutil import utc_now_iso
 from .base import BaseHandler
 
@@ -11,8 +12,13 @@ class ExecuteHandler(BaseHandler):
 
     async def post(self) -> None:
         engine = self.services.engine
-        req = engine.parse_request(self.json_body())
-        self.write_json(await engine.execute(req))
+        body = self.json_body()
+        req = engine.parse_request(body)
+        key = idempotency_key(self.request.headers, body)
+        result, replayed = await self.services.cache.run(key, body, lambda: engine.execute(req))
+        if replayed:
+            self.set_header("Idempotent-Replayed", "true")
+        self.write_json(result)
 
 
 class ContextsHandler(BaseHandler):

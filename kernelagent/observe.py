@@ -1,0 +1,295 @@
+"""Observability: request figures by endpoint, the machine (psutil), processes, and Prometheus text.
+
+The service counts what the handler layer reports (method, route pattern, status, duration) and
+reads the rest live from the engine, the cache and the terminals when asked. Prometheus output comes
+from prometheus_client through a registry owned by this service, whose one collector turns the same
+live figures into metric families at scrape time: there is one source of truth and no global state.
+Blocking psutil calls (a CPU sample over an interval, walking the process table) run in an executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import platform
+import socket
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterator
+
+import psutil
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from .timeutil import iso_from_epoch, utc_now_iso
+
+if TYPE_CHECKING:
+    from .cache import ExecutionCache
+    from .engine import Engine
+    from .settings import Settings
+    from .terminal import TerminalManager
+
+MB = 1024 * 1024
+CPU_SAMPLE_SECONDS = 0.2
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass
+class EndpointStats:
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+
+class Metrics:
+    def __init__(self, settings: "Settings", engine: "Engine", cache: "ExecutionCache",
+                 terminals: "TerminalManager", started_at: float):
+        self.settings = settings
+        self.engine = engine
+        self.cache = cache
+        self.terminals = terminals
+        self.started_at = started_at
+        self.endpoints: dict[tuple[str, str], EndpointStats] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
+        self._process = psutil.Process()
+        psutil.cpu_percent(None)  # prime the non-blocking sampler used by snapshots
+
+    # --- what the handler layer reports ---
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        stats = self.endpoints.get((method, route))
+        if stats is None:
+            stats = self.endpoints[(method, route)] = EndpointStats()
+        stats.requests += 1
+        stats.seconds += seconds
+        if status >= 400:
+            stats.errors += 1
+
+    # --- the snapshot: agent figures, cheap enough for the event loop ---
+
+    def uptime(self) -> float:
+        return time.time() - self.started_at
+
+    def snapshot(self) -> dict[str, Any]:
+        endpoints = {f"{m} {r}": s for (m, r), s in sorted(self.endpoints.items())}
+        total_requests = sum(s.requests for s in endpoints.values())
+        total_errors = sum(s.errors for s in endpoints.values())
+        total_seconds = sum(s.seconds for s in endpoints.values())
+        cache = self.cache.stats()
+        mem = psutil.virtual_memory()
+        with self._process.oneshot():
+            rss = self._process.memory_info().rss
+            threads = self._process.num_threads()
+            fds = self._process.num_fds()
+        uptime = self.uptime()
+        return {
+            "uptime_seconds": round(uptime, 3),
+            "uptime": round(uptime, 3),
+            "start_time": iso_from_epoch(self.started_at),
+            "total_requests": total_requests,
+            "total_errors": total_errors,
+            "error_rate": total_errors / total_requests if total_requests else 0.0,
+            "avg_duration_ms_overall": round(1000 * total_seconds / total_requests, 3) if total_requests else 0.0,
+            "requests_total": {k: s.requests for k, s in endpoints.items()},
+            "errors_total": {k: s.errors for k, s in endpoints.items() if s.errors},
+            "avg_duration_ms": {k: round(1000 * s.seconds / s.requests, 3) for k, s in endpoints.items()},
+            "active_executions": self.engine.active_executions,
+            "total_executions": self.engine.total_executions,
+            "contexts": len(self.engine.contexts),
+            "pool": self.engine.pool_state(),
+            "cache": {k: cache[k] for k in ("size", "max_size", "in_flight", "bytes", "max_bytes", "hits",
+                                            "misses", "hit_rate", "evictions", "ttl")},
+            "terminals": self.terminals.stats(),
+            "system": {
+                "cpu": {"usage_percent": psutil.cpu_percent(None), "cores": psutil.cpu_count() or 0},
+                "memory": {"total": mem.total, "used": mem.used, "available": mem.available,
+                           "usage_percent": mem.percent},
+            },
+            "process": {"pid": os.getpid(), "rss_bytes": rss, "memory_mb": round(rss / MB, 3),
+                        "threads": threads, "open_fds": fds, "count": len(psutil.pids())},
+            "timestamp": utc_now_iso(),
+        }
+
+    # --- the machine: blocking psutil work, run in an executor ---
+
+    async def system(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._system_blocking)
+
+    def _system_blocking(self) -> dict[str, Any]:
+        cpu_percent = psutil.cpu_percent(interval=CPU_SAMPLE_SECONDS)
+        mem = psutil.virtual_memory()
+        swap = psutil.swap_memory()
+        disk_path = self.settings.workspace if os.path.isdir(self.settings.workspace) else "/"
+        disk = psutil.disk_usage(disk_path)
+        boot = psutil.boot_time()
+        freq = psutil.cpu_freq()
+        try:
+            load = os.getloadavg()
+        except OSError:
+            load = (0.0, 0.0, 0.0)
+        uname = platform.uname()
+        hostname = socket.gethostname()
+        interfaces = _interfaces()
+        cores = psutil.cpu_count() or 0
+        return {
+            # the docs' shape
+            "os": {"name": uname.system.lower(), "version": _os_version(), "kernel": uname.release,
+                   "arch": uname.machine, "hostname": hostname, "timezone": time.tzname[0],
+                   "platform": platform.platform()},
+            "hardware": {"cpu_cores": cores, "cpu_physical_cores": psutil.cpu_count(logical=False) or cores,
+                         "cpu_model": _cpu_model() or uname.processor, "memory_mb": mem.total // MB,
+                         "disk_mb": disk.total // MB},
+            "network": {"interfaces": interfaces, "hostname": hostname},
+            "environment": {"shell": os.environ.get("SHELL", ""), "path": os.environ.get("PATH", ""),
+                            "user": _user(), "home": os.path.expanduser("~"),
+                            "working_dir": self.settings.workspace,
+                            "python_version": platform.python_version()},
+            "capabilities": ["code_execution", "rich_output", "contexts", "terminal", "execution_cache",
+                             "system_metrics", "prometheus_metrics"],
+            # the SDK's SystemMetrics shape
+            "cpu": {"usage_percent": cpu_percent, "cores": cores, "load_average": list(load),
+                    "frequency_mhz": freq.current if freq else None},
+            "memory": {"total": mem.total, "used": mem.used, "free": mem.free, "available": mem.available,
+                       "usage_percent": mem.percent, "swap_total": swap.total, "swap_used": swap.used},
+            "disk": {"path": disk_path, "total": disk.total, "used": disk.used, "free": disk.free,
+                     "usage_percent": disk.percent},
+            "uptime": round(time.time() - boot, 3),
+            "boot_time": iso_from_epoch(boot),
+            "agent_uptime": round(self.uptime(), 3),
+            "timestamp": utc_now_iso(),
+        }
+
+    async def processes(self) -> list[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, _processes)
+
+    # --- Prometheus ---
+
+    def prometheus(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Collector:
+    """Turns the service's live figures into metric families each time the registry is scraped."""
+
+    def __init__(self, metrics: Metrics):
+        self.m = metrics
+
+    def collect(self) -> Iterator[Any]:
+        m = self.m
+        requests = CounterMetricFamily("kernelagent_http_requests", "HTTP requests by endpoint and method",
+                                       labels=["method", "endpoint"])
+        errors = CounterMetricFamily("kernelagent_http_errors", "HTTP responses with status >= 400",
+                                     labels=["method", "endpoint"])
+        seconds = CounterMetricFamily("kernelagent_http_request_duration_seconds",
+                                      "Total time spent answering, by endpoint", labels=["method", "endpoint"])
+        for (method, route), s in sorted(m.endpoints.items()):
+            requests.add_metric([method, route], s.requests)
+            errors.add_metric([method, route], s.errors)
+            seconds.add_metric([method, route], s.seconds)
+        yield requests
+        yield errors
+        yield seconds
+
+        yield _gauge("kernelagent_uptime_seconds", "Seconds since the agent started", m.uptime())
+        yield _gauge("kernelagent_active_executions", "Executions running now", m.engine.active_executions)
+        yield CounterMetricFamily("kernelagent_executions", "Executions started", value=m.engine.total_executions)
+        yield _gauge("kernelagent_contexts", "Contexts (kernels in use)", len(m.engine.contexts))
+        ready = GaugeMetricFamily("kernelagent_pool_ready_kernels", "Warm kernels ready", labels=["language"])
+        target = GaugeMetricFamily("kernelagent_pool_target_kernels", "Warm kernels wanted", labels=["language"])
+        for lang, state in m.engine.pool_state().items():
+            ready.add_metric([lang], state.get("ready", 0))
+            target.add_metric([lang], state.get("target", 0))
+        yield ready
+        yield target
+
+        c = m.cache
+        yield _gauge("kernelagent_cache_entries", "Answers kept in the execution cache", len(c))
+        yield _gauge("kernelagent_cache_bytes", "JSON bytes of the answers kept", c.bytes)
+        yield CounterMetricFamily("kernelagent_cache_hits", "Keyed requests answered from the cache", value=c.hits)
+        yield CounterMetricFamily("kernelagent_cache_misses", "Keyed requests that ran", value=c.misses)
+        yield CounterMetricFamily("kernelagent_cache_evictions", "Answers evicted for space", value=c.evictions)
+
+        t = m.terminals.stats()
+        yield _gauge("kernelagent_terminals_active", "Open terminals", t["active"])
+        yield CounterMetricFamily("kernelagent_terminals_opened", "Terminals opened", value=t["total"])
+
+        mem = psutil.virtual_memory()
+        yield _gauge("kernelagent_system_cpu_usage_percent", "Machine CPU use since the last sample",
+                     psutil.cpu_percent(None))
+        yield _gauge("kernelagent_system_memory_used_bytes", "Machine memory in use", mem.used)
+        yield _gauge("kernelagent_system_memory_total_bytes", "Machine memory", mem.total)
+        yield _gauge("kernelagent_process_resident_memory_bytes", "Agent process RSS",
+                     m._process.memory_info().rss)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+def _processes() -> list[dict[str, Any]]:
+    attrs = ["pid", "ppid", "name", "cmdline", "username", "status", "cpu_percent", "memory_info",
+             "create_time", "num_threads"]
+    out = []
+    for p in psutil.process_iter(attrs, ad_value=None):
+        info = p.info
+        mem = info.get("memory_info")
+        cmdline = info.get("cmdline") or []
+        out.append({
+            "pid": info["pid"],
+            "ppid": info.get("ppid"),
+            "name": info.get("name") or "",
+            "command": " ".join(cmdline) if cmdline else (info.get("name") or ""),
+            "cmdline": cmdline,
+            "user": info.get("username") or "",
+            "status": info.get("status"),
+            "cpu_percent": info.get("cpu_percent") or 0.0,
+            "memory_mb": round(mem.rss / MB, 3) if mem else None,
+            "threads": info.get("num_threads"),
+            "start_time": iso_from_epoch(info.get("create_time")),
+        })
+    return out
+
+
+def _interfaces() -> list[dict[str, Any]]:
+    out = []
+    link = getattr(psutil, "AF_LINK", None)
+    for name, addrs in psutil.net_if_addrs().items():
+        entry: dict[str, Any] = {"name": name, "ip": None, "ipv6": None, "mac": None}
+        for a in addrs:
+            if a.family == socket.AF_INET and entry["ip"] is None:
+                entry["ip"] = a.address
+            elif a.family == socket.AF_INET6 and entry["ipv6"] is None:
+                entry["ipv6"] = a.address.split("%")[0]
+            elif link is not None and a.family == link:
+                entry["mac"] = a.address
+        out.append(entry)
+    return out
+
+
+def _os_version() -> str:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME", "")
+    except OSError:
+        return platform.version()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
