@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tornado import web
 
-from .api import execute, system
+from .api import env, execute, files, system
 from .api.base import NotFoundHandler
 from .services import Services
 
-ROUTE_MODULES = [system, execute]
+ROUTE_MODULES = [system, execute, files, env]
 
 
 def make_app(services: Services) -> web.Application:

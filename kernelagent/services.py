@@ -10,6 +10,7 @@ from . import __version__
 from .auth import Authenticator
 from .engine import Engine
 from .environment import EnvStore
+from .files import FileService
 from .settings import Settings
 
 
@@ -19,13 +20,15 @@ class Services:
     auth: Authenticator
     env: EnvStore
     engine: Engine
+    files: FileService
     started_at: float = field(default_factory=time.time)
     version: str = __version__
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
         env = EnvStore()
-        return cls(settings=settings, auth=Authenticator(settings), env=env, engine=Engine(settings, env))
+        return cls(settings=settings, auth=Authenticator(settings), env=env, engine=Engine(settings, env),
+                   files=FileService(settings))
 
     async def start(self) -> None:
         os.makedirs(self.settings.workspace, exist_ok=True)
@@ -33,6 +36,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.engine.stop()
+        self.files.close()
 
     def uptime(self) -> float:
         return time.time() - self.started_at
