@@ -27,6 +27,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
@@ -130,14 +131,43 @@ def file_response(path: str, size: int | None, message: str) -> dict[str, Any]:
 # --- atomic writes ----------------------------------------------------------------------------
 
 
+class TempRegistry:
+    """The temp files of writes in progress (and just finished), so watchers can hide them and
+    report the final rename as the target being created or modified. Thread-safe enough: plain
+    dict operations under the GIL."""
+
+    KEEP = 60.0  # seconds an entry outlives its write, for watch events still in flight
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[bool, float]] = {}  # temp path -> (target existed, done at)
+
+    def add(self, tmp: str, existed: bool) -> None:
+        now = time.monotonic()
+        for key, (_, done) in list(self._entries.items()):
+            if done and now - done > self.KEEP:
+                self._entries.pop(key, None)
+        self._entries[tmp] = (existed, 0.0)
+
+    def done(self, tmp: str) -> None:
+        entry = self._entries.get(tmp)
+        if entry is not None:
+            self._entries[tmp] = (entry[0], time.monotonic())
+
+    def lookup(self, tmp: str) -> bool | None:
+        """None if tmp is not one of ours; else whether its target existed before the write."""
+        entry = self._entries.get(tmp)
+        return None if entry is None else entry[0]
+
+
 class AtomicFile:
     """A file being written: a temp file beside the target until commit() renames it into place.
 
     Blocking; every method runs in the file executor. Parents are created as needed.
     """
 
-    def __init__(self, target: str, mode: int | None):
+    def __init__(self, target: str, mode: int | None, temps: TempRegistry | None = None):
         self.target = target
+        self.temps = temps
         self.size = 0
         self.tmp: str | None = None
         existing: os.stat_result | None
@@ -145,6 +175,9 @@ class AtomicFile:
             existing = os.stat(target)
         except FileNotFoundError:
             existing = None
+        except NotADirectoryError:
+            raise AgentError("INVALID_PATH", 400, f"A parent of {target} is not a directory",
+                             {"path": target}) from None
         except OSError as exc:
             raise os_error(exc, target) from None
         if existing is not None and stat.S_ISDIR(existing.st_mode):
@@ -163,6 +196,8 @@ class AtomicFile:
                 self.fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)[:100]}.", suffix=".part",
                                                      dir=parent)
                 self.direct = False
+                if self.temps is not None:
+                    self.temps.add(self.tmp, existing is not None)
         except FileExistsError:  # a parent component is a file
             raise AgentError("INVALID_PATH", 400, f"A parent of {target} is not a directory",
                              {"path": target}) from None
@@ -194,7 +229,7 @@ class AtomicFile:
             self.fd = -1
             if self.tmp is not None:
                 os.replace(self.tmp, self.target)
-                self.tmp = None
+                self._forget()
                 _fsync_dir(os.path.dirname(self.target))
         except OSError as exc:
             self.abort()
@@ -213,7 +248,12 @@ class AtomicFile:
                 os.unlink(self.tmp)
             except OSError:
                 pass
-            self.tmp = None
+            self._forget()
+
+    def _forget(self) -> None:
+        if self.temps is not None and self.tmp is not None:
+            self.temps.done(self.tmp)
+        self.tmp = None
 
 
 def _fsync_dir(path: str) -> None:
@@ -287,7 +327,7 @@ class Upload:
             raise bad_request("Only one file part is accepted per upload")
         async with self.lock:
             if self.dest is not None:
-                self.file = await self.service.run(AtomicFile, self.dest, None)
+                self.file = await self.service.run(AtomicFile, self.dest, None, self.service.temps)
             else:
                 self.spool = await self.service.run(tempfile.mkstemp, ".upload", "kernelagent-")
 
@@ -318,7 +358,7 @@ class Upload:
         await self._flush()
         async with self.lock:
             if self.spool is not None:
-                self.file = await self.service.run(AtomicFile, self.dest, None)
+                self.file = await self.service.run(AtomicFile, self.dest, None, self.service.temps)
                 await self.service.run(_copy_spool, self.spool, self.file)
                 self._drop_spool()
             assert self.file is not None
@@ -377,6 +417,7 @@ class FileService:
         self.chunk = max(64 << 10, settings.file_chunk_bytes)
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kernelagent-files")
         self._watchers = 0
+        self.temps = TempRegistry()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -523,7 +564,7 @@ class FileService:
             raise AgentError("FILE_ALREADY_EXISTS", 409, f"File already exists: {raw}", {"path": raw})
 
         def write() -> int:
-            f = AtomicFile(path, mode)
+            f = AtomicFile(path, mode, self.temps)
             f.write(data)
             return f.commit()
 
@@ -624,7 +665,7 @@ class FileService:
         def released() -> None:
             self._watchers -= 1
 
-        watch = Watch(path, raw, recursive, emit, loop, released)
+        watch = Watch(path, raw, recursive, emit, loop, released, self.temps)
         watch.start()
         self._watchers += 1
         return watch

@@ -20,6 +20,8 @@ from .timeutil import utc_now_iso
 
 log = logging.getLogger("kernelagent.watch")
 
+DEBOUNCE = 0.05
+
 KINDS = {"created": "created", "modified": "modified", "deleted": "deleted", "moved": "renamed"}
 
 
@@ -37,10 +39,19 @@ class _Handler(FileSystemEventHandler):
             return
         if isinstance(event, DirModifiedEvent):  # a directory's entries changed: the entry's own event says it
             return
+        src = _text(event.src_path)
+        temps = self.watch.temps
+        existed = temps.lookup(src) if temps is not None else None
+        if existed is not None:
+            # one of the agent's own atomic writes: hide its temp file, and report the final
+            # rename as what it means to a watcher, the target created or modified
+            if kind != "renamed":
+                return
+            src, kind = _text(event.dest_path), ("modified" if existed else "created")
         message: dict[str, Any] = {
             "type": "change",
             "event": kind,
-            "path": self.watch.shown(_text(event.src_path)),
+            "path": self.watch.shown(src),
             "is_directory": event.is_directory,
             "timestamp": utc_now_iso(),
         }
@@ -52,13 +63,15 @@ class _Handler(FileSystemEventHandler):
 
 class Watch:
     def __init__(self, path: str, shown_as: str, recursive: bool, emit: Callable[[dict[str, Any]], None],
-                 loop: asyncio.AbstractEventLoop, released: Callable[[], None]):
+                 loop: asyncio.AbstractEventLoop, released: Callable[[], None], temps: Any = None):
         self.path = path  # resolved
         self.shown_as = os.path.normpath(shown_as)  # as the caller named it
         self.recursive = recursive
         self.emit = emit
         self.loop = loop
         self.released = released
+        self.temps = temps
+        self.pending: dict[str, dict[str, Any]] = {}  # path -> a "modified" held back (debounce)
         self.observer: Any = None
         self.stopped = False
         self.is_dir = True
@@ -91,8 +104,23 @@ class Watch:
             pass
 
     def _emit(self, message: dict[str, Any]) -> None:
-        if not self.stopped:
-            self.emit(message)
+        """On the loop. A burst of "modified" events for one path goes out as one, DEBOUNCE
+        seconds after the first; any other event for that path sends the held one first."""
+        if self.stopped:
+            return
+        path = message["path"]
+        if message["event"] == "modified":
+            if path not in self.pending:
+                self.pending[path] = message
+                self.loop.call_later(DEBOUNCE, self._flush, path)
+            return
+        self._flush(path)
+        self.emit(message)
+
+    def _flush(self, path: str) -> None:
+        held = self.pending.pop(path, None)
+        if held is not None and not self.stopped:
+            self.emit(held)
 
     def stop(self) -> None:
         """Stop delivering at once; the observer thread is joined in the background."""

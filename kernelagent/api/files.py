@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from tornado import iostream, web
 
-from ..errors import AgentError, bad_request
+from ..errors import AgentError, bad_request, missing
 from ..multipart import MultipartParser, boundary_from
 from ..timeutil import utc_now_iso
 from .base import AuthWebSocketHandler, BaseHandler
@@ -20,15 +20,28 @@ log = logging.getLogger("kernelagent.api.files")
 MAX_FIELD_BYTES = 64 << 10  # the text fields of an upload (path) together
 
 
-class ReadHandler(BaseHandler):
+class FilesHandler(BaseHandler):
+    def path_arg(self, required: bool = True) -> str | None:
+        """The `path` query argument exactly as sent: Tornado's own getter strips whitespace and
+        turns control characters (NUL included) into spaces, which would hide a NUL from the
+        path policy and change names that end in spaces."""
+        values = self.request.query_arguments.get("path")
+        if not values or values[-1] == b"":
+            if required:
+                raise missing("path")
+            return None
+        return values[-1].decode("utf-8", "surrogateescape")
+
+
+class ReadHandler(FilesHandler):
     async def get(self) -> None:
-        self.write_json(await self.services.files.read(self.query("path", required=True),
+        self.write_json(await self.services.files.read(self.path_arg(),
                                                        self.query("encoding")))
 
 
-class DownloadHandler(BaseHandler):
+class DownloadHandler(FilesHandler):
     async def get(self) -> None:
-        download = await self.services.files.open_download(self.query("path", required=True))
+        download = await self.services.files.open_download(self.path_arg())
         try:
             self.set_header("Content-Type", "application/octet-stream")
             self.set_header("Content-Length", str(download.size))
@@ -43,37 +56,37 @@ class DownloadHandler(BaseHandler):
         self.finish()
 
 
-class WriteHandler(BaseHandler):
+class WriteHandler(FilesHandler):
     async def post(self) -> None:
         self.write_json(await self.services.files.write(self.json_body()))
 
 
-class ListHandler(BaseHandler):
+class ListHandler(FilesHandler):
     async def get(self) -> None:
-        path = self.query("path") or self.services.settings.workspace
+        path = self.path_arg(required=False) or self.services.settings.workspace
         self.write_json(await self.services.files.list(path))
 
 
-class ExistsHandler(BaseHandler):
+class ExistsHandler(FilesHandler):
     async def get(self) -> None:
-        self.write_json(await self.services.files.exists(self.query("path", required=True)))
+        self.write_json(await self.services.files.exists(self.path_arg()))
 
 
-class RemoveHandler(BaseHandler):
+class RemoveHandler(FilesHandler):
     async def delete(self) -> None:
-        path = self.query("path")
+        path = self.path_arg(required=False)
         if path is None and self.request.body:  # some clients send the path in a JSON body
             path = self.json_body().get("path")
         self.write_json(await self.services.files.remove(path))
 
 
-class MkdirHandler(BaseHandler):
+class MkdirHandler(FilesHandler):
     async def post(self) -> None:
         self.write_json(await self.services.files.mkdir(self.json_body().get("path")))
 
 
 @web.stream_request_body
-class UploadHandler(BaseHandler):
+class UploadHandler(FilesHandler):
     """multipart/form-data with a `path` field and a `file` part, parsed as it arrives and written
     to a temp file beside the destination, renamed into place only once the body is complete."""
 
@@ -92,7 +105,7 @@ class UploadHandler(BaseHandler):
         self.request.connection.set_max_body_size(limit + (1 << 20))
         self.parser = MultipartParser(boundary_from(self.request.headers.get("Content-Type", "")))
         self.upload = self.services.files.upload()
-        query_path = self.get_query_argument("path", None)
+        query_path = self.path_arg(required=False)
         if query_path:
             self.upload.set_destination(query_path)
 
