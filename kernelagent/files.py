@@ -205,12 +205,11 @@ class AtomicFile:
             raise os_error(exc, target) from None
 
     def write(self, data: bytes | memoryview) -> None:
+        self.writev([data])
+
+    def writev(self, views: list) -> None:
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(self.fd, view)
-                view = view[n:]
-                self.size += n
+            self.size += _writev(self.fd, views)
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.target) from None
@@ -283,13 +282,24 @@ class Download:
     service: "FileService"
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        """The file's bytes in chunks; the next chunk is read while the caller sends this one."""
         remaining = self.size
-        while remaining > 0:
-            data = await self.service.run(os.read, self.fd, min(self.service.chunk, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
+        step = self.service.chunk
+        loop = asyncio.get_running_loop()
+        pending = loop.run_in_executor(self.service._executor, os.read, self.fd, min(step, remaining))
+        try:
+            while remaining > 0:
+                data = await pending
+                pending = None
+                if not data:
+                    break
+                remaining -= len(data)
+                if remaining > 0:
+                    pending = loop.run_in_executor(self.service._executor, os.read, self.fd, min(step, remaining))
+                yield data
+        finally:
+            if pending is not None:
+                await asyncio.wait([pending])  # never close the fd under a read in flight
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -311,7 +321,8 @@ class Upload:
         self.display: str | None = None
         self.file: AtomicFile | None = None
         self.spool: tuple[int, str] | None = None
-        self.buf = bytearray()
+        self.buf: list[bytes | memoryview] = []  # chunks not yet written, written together (writev)
+        self.buffered = 0
         self.size = 0
         self.lock = asyncio.Lock()  # executor work and abort never overlap
 
@@ -331,24 +342,25 @@ class Upload:
             else:
                 self.spool = await self.service.run(tempfile.mkstemp, ".upload", "kernelagent-")
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
         self.size += len(data)
         limit = self.service.settings.max_upload_bytes
         if self.size > limit:
             raise too_large(self.display or "", self.size, limit, "Upload")
-        self.buf += data
-        if len(self.buf) >= self.service.chunk:
+        self.buf.append(data)
+        self.buffered += len(data)
+        if self.buffered >= self.service.chunk:
             await self._flush()
 
     async def _flush(self) -> None:
         if not self.buf:
             return
-        data, self.buf = bytes(self.buf), bytearray()
+        views, self.buf, self.buffered = self.buf, [], 0
         async with self.lock:
             if self.file is not None:
-                await self.service.run(self.file.write, data)
+                await self.service.run(self.file.writev, views)
             elif self.spool is not None:
-                await self.service.run(_write_all, self.spool[0], data, self.spool[1])
+                await self.service.run(_writev_all, self.spool[0], views, self.spool[1])
 
     async def commit(self) -> dict[str, Any]:
         if self.dest is None:
@@ -381,7 +393,7 @@ class Upload:
 
     async def abort(self) -> None:
         """Throw away whatever arrived (after any write in flight); the destination is untouched."""
-        self.buf = bytearray()
+        self.buf, self.buffered = [], 0
         async with self.lock:
             if self.file is not None:
                 await self.service.run(self.file.abort)
@@ -389,11 +401,26 @@ class Upload:
             self._drop_spool()
 
 
-def _write_all(fd: int, data: bytes, name: str) -> None:
+def _writev(fd: int, views: list) -> int:
+    """os.writev until everything is written; returns the byte count."""
+    pending = [memoryview(v).cast("B") for v in views if len(v)]
+    total = 0
+    while pending:
+        n = os.writev(fd, pending[:512])
+        total += n
+        while n and pending:
+            if n >= len(pending[0]):
+                n -= len(pending[0])
+                pending.pop(0)
+            else:
+                pending[0] = pending[0][n:]
+                n = 0
+    return total
+
+
+def _writev_all(fd: int, views: list, name: str) -> None:
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _writev(fd, views)
     except OSError as exc:
         raise os_error(exc, name) from None
 

@@ -21,7 +21,8 @@ class Part:
     content_type: str = "text/plain"
 
 
-# events returned by feed(): ("part", Part) | ("data", bytes) | ("end_part", None) | ("end", None)
+# events returned by feed(): ("part", Part) | ("data", bytes or memoryview) | ("end_part", None) | ("end", None)
+# a memoryview is valid as long as the caller keeps it; it views an immutable chunk
 Event = tuple[str, object]
 
 
@@ -76,8 +77,10 @@ class MultipartParser:
     def feed(self, data: bytes) -> list[Event]:
         if self._state == "end":
             return []  # the epilogue is ignored
-        self._buf += data
         events: list[Event] = []
+        if self._state == "body" and self._body_fast(data, events):
+            return events
+        self._buf += data
         while True:
             if self._state == "preamble":
                 # the first boundary may open the body directly, without the leading CRLF
@@ -136,6 +139,21 @@ class MultipartParser:
                 del self._buf[: idx + len(self._delim)]
                 events.append(("end_part", None))
                 self._state = "after_delim"
+
+    def _body_fast(self, data: bytes, events: list[Event]) -> bool:
+        """The common case in a large part: no delimiter in this chunk nor across the seam with
+        the carried tail. The chunk is then passed on as a view, without copying it."""
+        keep = len(self._delim) - 1
+        if len(data) <= keep or len(self._buf) > keep:
+            return False
+        carry = bytes(self._buf)
+        if (carry + data[: len(self._delim)]).find(self._delim) >= 0 or data.find(self._delim) >= 0:
+            return False
+        if carry:
+            events.append(("data", carry))
+        events.append(("data", memoryview(data)[: len(data) - keep]))
+        self._buf = bytearray(data[len(data) - keep:])
+        return True
 
     def finish(self) -> None:
         """Call when the body has ended: a multipart body cut short is a 400, never a success."""
