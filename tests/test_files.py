@@ -551,14 +551,17 @@ def test_sdk_watch(agent, sdk):
 
         task = asyncio.create_task(consume())
         deadline = time.monotonic() + 20
-        while not any(e["path"] == str(target) for e in events):  # poke until the watch is live
-            assert time.monotonic() < deadline, events
-            await asyncio.to_thread(sdk.files.write, str(target), "x")
+        i = 0
+        while not events:  # poke with other files until the watch is live
+            assert time.monotonic() < deadline
+            i += 1
+            await asyncio.to_thread(sdk.files.write, str(d / f"poke{i}"), "x")
             await asyncio.sleep(0.2)
+        await asyncio.to_thread(sdk.files.write, str(target), "x")
         await asyncio.to_thread(sdk.files.remove, str(target))
         await asyncio.wait_for(task, 20)
         await gen.aclose()
-        return events
+        return [e for e in events if e["path"] == str(target)]
 
     events = asyncio.run(main())
     assert events[0]["event"] == "created" and events[0]["path"] == str(target)
