@@ -11,6 +11,7 @@ from .auth import Authenticator
 from .cache import ExecutionCache
 from .engine import Engine
 from .environment import EnvStore
+from .files import FileService
 from .observe import Metrics
 from .settings import Settings
 from .terminal import TerminalManager
@@ -25,6 +26,7 @@ class Services:
     cache: ExecutionCache
     terminals: TerminalManager
     metrics: Metrics
+    files: FileService
     started_at: float = field(default_factory=time.time)
     version: str = __version__
 
@@ -37,7 +39,8 @@ class Services:
         started_at = time.time()
         metrics = Metrics(settings, engine, cache, terminals, started_at)
         return cls(settings=settings, auth=Authenticator(settings), env=env, engine=engine, cache=cache,
-                   terminals=terminals, metrics=metrics, started_at=started_at)
+                   terminals=terminals, metrics=metrics, started_at=started_at,
+                   files=FileService(settings))
 
     async def start(self) -> None:
         os.makedirs(self.settings.workspace, exist_ok=True)
@@ -47,6 +50,7 @@ class Services:
         await self.terminals.stop()
         await self.cache.stop()
         await self.engine.stop()
+        self.files.close()
 
     def uptime(self) -> float:
         return time.time() - self.started_at

@@ -69,6 +69,13 @@ class Settings:
         if requested.rstrip("/") == "/workspace" and not os.path.isdir("/workspace"):
             return self.workspace
         return requested
+    # files: roots the file API may reach ("{workspace}" stands for the workspace), comma-separated
+    allowed_roots: str = "{workspace},/tmp"
+    max_read_bytes: int = 10 << 20  # /files/read answers in JSON; larger files go through /files/download
+    max_write_bytes: int = 32 << 20  # decoded content of one /files/write (its JSON body is also capped)
+    max_upload_bytes: int = 16 << 30  # one /files/upload, streamed to disk
+    file_chunk_bytes: int = 1 << 20  # download chunk and upload write size
+    max_watchers: int = 64  # /files/watch watches at once
 
     def languages_warm(self) -> list[str]:
         return [s.strip() for s in self.warm_languages.split(",") if s.strip()]
