@@ -27,11 +27,17 @@ class HealthHandler(BaseHandler):
             "pool": s.engine.pool_state(),
             "features": {
                 "code_execution": True,
-                "ipython_kernel": "python" in languages,
+                "file_operations": True,
+                "terminal_access": True,
+                "websocket_streaming": True,
                 "rich_output": True,
+                "background_jobs": True,
+                "ipython_kernel": "python" in languages,
+                "system_metrics": True,
+                "execution_cache": True,
                 "languages": languages,
             },
-            "active_streams": 0,
+            "active_streams": len(s.terminals.active),
             "timestamp": utc_now_iso(),
         })
 
