@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tornado import web
 
-from .api import execute, system
+from .api import commands, execute, jobs, stream, system
 from .api.base import NotFoundHandler
 from .services import Services
 
-ROUTE_MODULES = [system, execute]
+ROUTE_MODULES = [system, execute, jobs, commands, stream]
 
 
 def make_app(services: Services) -> web.Application:

@@ -52,6 +52,23 @@ class Settings:
     # HTTP
     max_body_bytes: int = 64 << 20
 
+    # shell commands
+    command_timeout: float = 30.0  # /commands/run when the request gives no timeout
+    kill_grace: float = 3.0  # after SIGTERM to a process tree, how long before SIGKILL
+    # background jobs (background and webhook executions, background commands)
+    background_timeout: float = 300.0  # default timeout of /execute/background and /commands/background
+    async_timeout: float = 1800.0  # default timeout of /execute/async
+    max_running_jobs: int = 64  # background jobs running at once; more get 429
+    job_retention: float = 3600.0  # finished job records are kept this many seconds
+    job_retention_count: int = 200  # and at most this many finished records (oldest dropped first)
+    job_output_bytes: int = 1 << 20  # per stream, per job, kept in memory (the record's stdout/stderr)
+    job_spill_bytes: int = 256 << 20  # per stream, per job, written to the spill file
+    spill_dir: str = ""  # where full job output is written; default <state_dir>/jobs
+    # webhooks of /execute/async
+    webhook_retries: int = 3  # further attempts after a failed delivery
+    webhook_backoff: float = 1.0  # first retry delay in seconds, doubled each time (capped at 60)
+    webhook_timeout: float = 10.0  # per delivery attempt
+
     def languages_warm(self) -> list[str]:
         return [s.strip() for s in self.warm_languages.split(",") if s.strip()]
 

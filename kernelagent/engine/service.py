@@ -335,6 +335,14 @@ class Engine:
                     error, exit_code = await self._on_timeout(ctx, kernel, run, req.timeout)
                 elif state == "died":
                     error, exit_code = await self._on_death(ctx, kernel)
+            except asyncio.CancelledError:
+                # The caller went away (a stream client disconnected, a job was killed): stop the
+                # code too, so the next run in this context does not queue behind it in the kernel.
+                try:
+                    await kernel.interrupt()
+                except Exception as exc:
+                    log.warning("interrupt after cancel failed: %s", exc)
+                raise
             finally:
                 kernel.release(run)
             if error is None:
