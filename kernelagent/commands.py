@@ -34,6 +34,7 @@ READ_CHUNK = 64 << 10
 # After the command itself exits, how long to keep reading pipes that a process it left running
 # in the background (`server &`) still holds open.
 DRAIN_AFTER_EXIT = 0.25
+EXIT_POLL = 0.05
 
 OutputSink = Callable[[str, str], None]  # (stream name, text)
 
@@ -166,6 +167,25 @@ async def kill_tree(pid: int | None, grace: float, pgid: int | None = None,
 
 # --- running one command ---
 
+async def _exited(proc: asyncio.subprocess.Process) -> int:
+    """Wait for the process itself to exit.
+
+    On Python 3.11, Process.wait() also waits for every pipe to close, which never happens while
+    something the command left in the background holds them; so the return code, set as soon as the
+    child is reaped, is polled beside it.
+    """
+    waiter = asyncio.ensure_future(proc.wait())
+    try:
+        while proc.returncode is None:
+            await asyncio.wait([waiter], timeout=EXIT_POLL)
+            if waiter.done():
+                break
+        return proc.returncode
+    finally:
+        if not waiter.done():
+            waiter.cancel()
+
+
 @dataclass
 class CommandRun:
     """One command in flight; `kill()` ends its tree and the run reports `killed`."""
@@ -254,12 +274,12 @@ class CommandRun:
         try:
             remaining = spec.timeout - (time.monotonic() - self.started)
             try:
-                await asyncio.wait_for(proc.wait(), max(remaining, 0.001))
+                await asyncio.wait_for(_exited(proc), max(remaining, 0.001))
             except asyncio.TimeoutError:
                 if not self.killed:
                     self.timed_out = True
                     self.kill()
-                await proc.wait()
+                await _exited(proc)
             if self._killing is not None:
                 await self._killing
             # Pipes may be held open by something the command left in the background.
