@@ -23,6 +23,8 @@ log = logging.getLogger("kernelagent.stream")
 
 
 class ExecuteStreamHandler(AuthWebSocketHandler):
+    task: asyncio.Task | None = None  # the execution in flight (set in open; None if open never ran)
+
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         self.task: asyncio.Task | None = None
@@ -46,7 +48,7 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
         if self.task is not None and not self.task.done():
             self._error("INVALID_REQUEST", "An execution is already running on this socket")
             return
-        self.task = asyncio.create_task(self._execute(msg))
+        self.task = asyncio.create_task(self._run_stream(msg))
 
     def _error(self, code: str, message: str, **extra: Any) -> None:
         self.send_json({"type": "error", "error": message, "message": message, "code": code,
@@ -60,7 +62,7 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
                             "metadata": payload.get("metadata"), "output_type": payload.get("output_type"),
                             "timestamp": payload.get("timestamp") or utc_now_iso()})
 
-    async def _execute(self, msg: dict) -> None:
+    async def _run_stream(self, msg: dict) -> None:
         engine = self.services.engine
         try:
             body = dict(msg)
