@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from tornado import web
 
-from .api import cache, env, execute, files, observe, system, terminal
+from .api import cache, commands, env, execute, files, jobs, observe, stream, system, terminal
 from .api.base import NotFoundHandler
 from .services import Services
 
-ROUTE_MODULES = [system, execute, files, env, observe, cache, terminal]
+ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, observe, cache, terminal]
 
 
 def make_app(services: Services) -> web.Application:

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from . import __version__
 from .auth import Authenticator
 from .cache import ExecutionCache
+from .commands import CommandService
 from .engine import Engine
 from .environment import EnvStore
 from .files import FileService
+from .jobs import JobService
 from .observe import Metrics
 from .settings import Settings
 from .terminal import TerminalManager
@@ -27,6 +29,8 @@ class Services:
     terminals: TerminalManager
     metrics: Metrics
     files: FileService
+    commands: CommandService
+    jobs: JobService
     started_at: float = field(default_factory=time.time)
     version: str = __version__
 
@@ -36,17 +40,21 @@ class Services:
         engine = Engine(settings, env)
         cache = ExecutionCache(settings)
         terminals = TerminalManager(settings, env)
+        commands = CommandService(settings, env)
         started_at = time.time()
         metrics = Metrics(settings, engine, cache, terminals, started_at)
         return cls(settings=settings, auth=Authenticator(settings), env=env, engine=engine, cache=cache,
                    terminals=terminals, metrics=metrics, started_at=started_at,
-                   files=FileService(settings))
+                   files=FileService(settings), commands=commands,
+                   jobs=JobService(settings, engine, commands))
 
     async def start(self) -> None:
         os.makedirs(self.settings.workspace, exist_ok=True)
         await self.engine.start()
+        await self.jobs.start()
 
     async def stop(self) -> None:
+        await self.jobs.stop()  # first: background executions hold contexts of the engine
         await self.terminals.stop()
         await self.cache.stop()
         await self.engine.stop()

@@ -61,14 +61,6 @@ class Settings:
     terminal_max: int = 16  # open terminals at once
     terminal_shell: str = ""  # default: $SHELL, else /bin/bash, else /bin/sh
 
-    def workdir(self, requested: str | None) -> str:
-        """The directory a request asks for. The SDK always sends "/workspace"; when the agent's
-        workspace is elsewhere and no /workspace exists, that name means the agent's workspace."""
-        if not requested:
-            return self.workspace
-        if requested.rstrip("/") == "/workspace" and not os.path.isdir("/workspace"):
-            return self.workspace
-        return requested
     # files: roots the file API may reach ("{workspace}" stands for the workspace), comma-separated
     allowed_roots: str = "{workspace},/tmp"
     max_read_bytes: int = 10 << 20  # /files/read answers in JSON; larger files go through /files/download
@@ -76,6 +68,25 @@ class Settings:
     max_upload_bytes: int = 16 << 30  # one /files/upload, streamed to disk
     file_chunk_bytes: int = 1 << 20  # download chunk and upload write size
     max_watchers: int = 64  # /files/watch watches at once
+
+    # shell commands
+    command_timeout: float = 30.0  # /commands/run when the request gives no timeout
+    kill_grace: float = 3.0  # after SIGTERM to a process tree, how long before SIGKILL
+
+    # background jobs (background and webhook executions, background commands)
+    background_timeout: float = 300.0  # default timeout of /execute/background and /commands/background
+    async_timeout: float = 1800.0  # default timeout of /execute/async
+    max_running_jobs: int = 64  # background jobs running at once; more get 429
+    job_retention: float = 3600.0  # finished job records are kept this many seconds
+    job_retention_count: int = 200  # and at most this many finished records (oldest dropped first)
+    job_output_bytes: int = 1 << 20  # per stream, per job, kept in memory (the record's stdout/stderr)
+    job_spill_bytes: int = 256 << 20  # per stream, per job, written to the spill file
+    spill_dir: str = ""  # where full job output is written; default <state_dir>/jobs
+
+    # webhooks of /execute/async
+    webhook_retries: int = 3  # further attempts after a failed delivery
+    webhook_backoff: float = 1.0  # first retry delay in seconds, doubled each time (capped at 60)
+    webhook_timeout: float = 10.0  # per delivery attempt
 
     def languages_warm(self) -> list[str]:
         return [s.strip() for s in self.warm_languages.split(",") if s.strip()]

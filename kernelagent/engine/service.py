@@ -21,6 +21,7 @@ from ..environment import EnvStore, agent_base_env, validate_env
 from ..errors import AgentError, bad_request, not_found
 from ..settings import Settings
 from ..timeutil import iso_from_epoch, utc_now_iso
+from ..validate import parse_timeout, resolve_workdir
 from .kernel import Kernel
 from .languages import LANGUAGES, Language, canonical
 from .outputs import Outputs
@@ -251,29 +252,10 @@ class Engine:
         context_id = body.get("context_id")
         if context_id is not None and not isinstance(context_id, str):
             raise bad_request("'context_id' must be a string")
-        workdir = body.get("workdir") or body.get("working_dir")
-        if workdir is not None and not isinstance(workdir, str):
-            raise bad_request("'workdir' must be a string")
-        return ExecuteRequest(code=code, language=language, context_id=context_id,
-                              timeout=self._timeout(body.get("timeout")), env=validate_env(body.get("env")),
-                              workdir=workdir)
-
-    def _timeout(self, value: Any) -> float:
-        if value is None:
-            return self.settings.default_timeout
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad_request("'timeout' must be a number of seconds")
-        if value <= 0 or value > self.settings.max_timeout:
-            raise bad_request(f"'timeout' must be between 0 and {self.settings.max_timeout:g} seconds")
-        return float(value)
-
-    def _workdir(self, workdir: str | None) -> str:
-        path = self.settings.workdir(workdir)
-        if "\0" in path or not os.path.isabs(path):
-            raise bad_request(f"workdir must be an absolute path: {path!r}", code="INVALID_PATH")
-        if not os.path.isdir(path):
-            raise bad_request(f"workdir is not a directory: {path}", code="DIRECTORY_NOT_FOUND", path=path)
-        return path
+        workdir = body.get("workdir") or body.get("working_dir")  # checked by resolve_workdir
+        timeout = parse_timeout(body.get("timeout"), self.settings.default_timeout, self.settings.max_timeout)
+        return ExecuteRequest(code=code, language=language, context_id=context_id, timeout=timeout,
+                              env=validate_env(body.get("env")), workdir=workdir)
 
     async def execute(self, req: ExecuteRequest, listener: Listener | None = None) -> dict:
         if req.context_id:
@@ -282,7 +264,7 @@ class Engine:
                 raise bad_request(f"Context {ctx.id} runs {ctx.language.name}, not {req.language}")
         else:
             ctx = await self._default_context(self.language(req.language))
-        workdir = self._workdir(req.workdir)
+        workdir = resolve_workdir(self.settings, req.workdir)
         if ctx.waiting >= self.settings.max_queue_per_context:
             raise AgentError("RATE_LIMIT_EXCEEDED", 429,
                              f"Context {ctx.id} already has {ctx.waiting} executions waiting")
@@ -339,6 +321,14 @@ class Engine:
                     error, exit_code = await self._on_timeout(ctx, kernel, run, req.timeout)
                 elif state == "died":
                     error, exit_code = await self._on_death(ctx, kernel)
+            except asyncio.CancelledError:
+                # The caller went away (a stream client disconnected, a job was killed): stop the
+                # code too, so the next run in this context does not queue behind it in the kernel.
+                try:
+                    await kernel.interrupt()
+                except Exception as exc:
+                    log.warning("interrupt after cancel failed: %s", exc)
+                raise
             finally:
                 kernel.release(run)
             if error is None:

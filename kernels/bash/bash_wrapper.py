@@ -64,21 +64,24 @@ class BashKernel(WrapperKernel):
         return self._start_task
 
     async def _start(self) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         status_r, status_w = os.pipe()
         env = dict(os.environ, TERM="dumb", PS1="", PS2="")
         self._proc = subprocess.Popen(
             [BASH, "--noprofile", "--norc", "--noediting", "-i"],
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=out_w,
+            stderr=err_w,
             pass_fds=(status_w,),
             env=env,
         )
-        os.close(status_w)
+        for fd in (status_w, out_w, err_w):
+            os.close(fd)
         # bash's own startup chatter ("no job control in this shell") is dropped until ready.
         self._quiet = True
-        self._out = FdReader(self._proc.stdout.fileno(), lambda t: self._emit("stdout", t))
-        self._err = FdReader(self._proc.stderr.fileno(), lambda t: self._emit("stderr", t))
+        self._out = FdReader(out_r, lambda t: self._emit("stdout", t))
+        self._err = FdReader(err_r, lambda t: self._emit("stderr", t))
         self._status = FdReader(status_r, self._on_status)
         watch_exit(self._proc, self._on_bash_exit)
         self._send(INIT + f"exec 3>&{status_w} {status_w}>&-\n")

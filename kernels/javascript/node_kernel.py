@@ -59,6 +59,8 @@ class NodeKernel(WrapperKernel):
         return self._start_task
 
     async def _start(self) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         event_r, event_w = os.pipe()
         command_r, command_w = os.pipe()
         # --expose-internals lets node_host.js use node's bundled acorn parser when no acorn
@@ -66,16 +68,17 @@ class NodeKernel(WrapperKernel):
         self._proc = subprocess.Popen(
             [NODE, "--expose-internals", HOST, str(event_w), str(command_r)],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=out_w,
+            stderr=err_w,
             pass_fds=(event_w, command_r),
         )
-        os.close(event_w)
+        for fd in (event_w, out_w, err_w):
+            os.close(fd)
         os.close(command_r)
         self._commands = os.fdopen(command_w, "wb", buffering=0)
         self._ready = asyncio.get_running_loop().create_future()
-        self._stdout = FdReader(self._proc.stdout.fileno(), lambda t: self.stream("stdout", t))
-        self._stderr = FdReader(self._proc.stderr.fileno(), lambda t: self.stream("stderr", t))
+        self._stdout = FdReader(out_r, lambda t: self.stream("stdout", t))
+        self._stderr = FdReader(err_r, lambda t: self.stream("stderr", t))
         self._events = FdReader(event_r, self._on_events)
         watch_exit(self._proc, self._on_node_exit)
         await self._ready

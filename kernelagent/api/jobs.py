@@ -1,0 +1,70 @@
+"""Background and webhook executions, and the one registry of jobs (list, read, kill)."""
+
+from __future__ import annotations
+
+from ..errors import missing
+from ..timeutil import utc_now_iso
+from .base import BaseHandler
+
+
+class BackgroundExecuteHandler(BaseHandler):
+    """POST /execute/background: runs in a kernel of its own; answers at once with the process id."""
+
+    async def post(self) -> None:
+        self.write_json(await self.services.jobs.start_background(self.json_body()))
+
+
+class AsyncExecuteHandler(BaseHandler):
+    """POST /execute/async: answers `queued`; the result is POSTed to callback_url when done."""
+
+    async def post(self) -> None:
+        self.write_json(await self.services.jobs.start_async(self.json_body()))
+
+
+class ProcessesHandler(BaseHandler):
+    """GET /execute/processes (?output=false leaves out stdout/stderr)."""
+
+    def get(self) -> None:
+        output = (self.query("output", "true") or "true").lower() not in ("0", "false", "no")
+        processes = self.services.jobs.list(output=output)
+        self.write_json({"processes": processes, "count": len(processes), "timestamp": utc_now_iso()})
+
+
+class ProcessHandler(BaseHandler):
+    """GET /execute/processes/{id}: one record with its output so far."""
+
+    def get(self, process_id: str) -> None:
+        self.write_json(self.services.jobs.get(process_id).record(output=True))
+
+
+class KillHandler(BaseHandler):
+    """Every kill shape of the contract: POST /execute/kill/{id}, DELETE /execute/kill?process_id=,
+    DELETE /execute/kill with {"process_id": ...}, POST /processes/{id}/kill."""
+
+    async def post(self, process_id: str | None = None) -> None:
+        await self._kill(process_id)
+
+    async def delete(self, process_id: str | None = None) -> None:
+        await self._kill(process_id)
+
+    async def _kill(self, process_id: str | None) -> None:
+        if not process_id:
+            process_id = self.query("process_id") or self.query("execution_id")
+        if not process_id:
+            body = self.json_body(required=False)
+            value = body.get("process_id") or body.get("execution_id")
+            process_id = value if isinstance(value, str) else None
+        if not process_id:
+            raise missing("process_id")
+        self.write_json(await self.services.jobs.kill(process_id))
+
+
+routes = [
+    (r"/execute/background", BackgroundExecuteHandler),
+    (r"/execute/async", AsyncExecuteHandler),
+    (r"/execute/processes", ProcessesHandler),
+    (r"/execute/processes/([^/]+)", ProcessHandler),
+    (r"/execute/kill", KillHandler),
+    (r"/execute/kill/([^/]+)", KillHandler),
+    (r"/processes/([^/]+)/kill", KillHandler),
+]

@@ -1,0 +1,38 @@
+"""Checks shared by every request that runs something: its working directory and its timeout."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import bad_request
+from .settings import Settings
+
+# The contract's default working directory, which the SDK always sends. Where it does not exist
+# (an agent configured with another workspace), it stands for the configured workspace.
+CONTRACT_WORKSPACE = "/workspace"
+
+
+def resolve_workdir(settings: Settings, workdir: Any) -> str:
+    """A request's workdir (either spelling, already picked) as an existing absolute directory; else 400."""
+    if workdir is not None and not isinstance(workdir, str):
+        raise bad_request("'workdir' must be a string")
+    path = workdir or settings.workspace
+    if path.rstrip("/") == CONTRACT_WORKSPACE and not os.path.isdir(path):
+        path = settings.workspace
+    if "\0" in path or not os.path.isabs(path):
+        raise bad_request(f"workdir must be an absolute path: {path!r}", code="INVALID_PATH")
+    if not os.path.isdir(path):
+        raise bad_request(f"workdir is not a directory: {path}", code="DIRECTORY_NOT_FOUND", path=path)
+    return path
+
+
+def parse_timeout(value: Any, default: float, maximum: float) -> float:
+    """A timeout in seconds: absent means the default; otherwise a number in (0, maximum]."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad_request("'timeout' must be a number of seconds")
+    if value <= 0 or value > maximum:
+        raise bad_request(f"'timeout' must be between 0 and {maximum:g} seconds")
+    return float(value)

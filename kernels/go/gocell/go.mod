@@ -1,0 +1,3 @@
+module gocell
+
+go 1.19
