@@ -34,7 +34,7 @@ class Settings:
 
     # kernels
     pool_size: int = 1  # warm kernels kept ready per warm language
-    warm_languages: str = "python"  # comma-separated
+    warm_languages: str = "all"  # comma-separated names, or "all" available languages
     kernel_start_timeout: float = 60.0
     max_contexts: int = 64  # named contexts at once
     context_idle_timeout: float = 3600.0  # idle named contexts are culled after this many seconds

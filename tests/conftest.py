@@ -120,6 +120,7 @@ def agent_factory(tmp_path):
     started: list[Agent] = []
 
     def make(**env: str) -> Agent:
+        env.setdefault("warm_languages", "python")  # private agents start fast; say so to warm others
         a = start_agent(tmp_path / f"a{len(started)}", {f"KERNELAGENT_{k.upper()}": str(v) for k, v in env.items()})
         started.append(a)
         return a

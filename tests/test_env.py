@@ -13,7 +13,7 @@ PRINT_VAR = {
     "javascript": "console.log(process.env[{name!r}] ?? '')",
     "typescript": "console.log(process.env[{name!r}] ?? '')",
     "bash": "echo \"${{{name}:-}}\"",
-    "r": "cat(Sys.getenv({name!r}), '\\n')",
+    "go": "fmt.Println(os.Getenv(\"{name}\"))",
 }
 
 
@@ -103,9 +103,12 @@ def test_global_env_reaches_every_language(agent):
     for language in languages:
         assert language in PRINT_VAR, f"add a PRINT_VAR snippet for {language}"
         assert stdout_of(agent, PRINT_VAR[language].format(name="KA_EVERY"), language) == "everywhere", language
+    command = {"command": "sh", "args": ["-c", "printf %s \"${KA_EVERY:-}\""]}
+    assert agent.post("/commands/run", command).json()["stdout"] == "everywhere"
     agent.delete("/env/KA_EVERY")
     for language in languages:
         assert stdout_of(agent, PRINT_VAR[language].format(name="KA_EVERY"), language) == "", language
+    assert agent.post("/commands/run", command).json()["stdout"] == ""
 
 
 def test_sdk_env(agent, sdk):

@@ -72,12 +72,19 @@ class Kernel:
     def __init__(self, language: Language, kernel_spec_manager, runtime_dir: str):
         self.id = str(uuid.uuid4())
         self.language = language
+        # A kernelspec may ask for tcp (Deno cannot use ipc) and for a short wait after idle
+        # (Deno sometimes publishes a cell's last output just after its idle status).
+        options = kernel_spec_manager.get_kernel_spec(language.kernel_name).metadata.get("kernelagent", {})
+        transport = options.get("transport", "ipc")
+        self.late_output_grace = float(options.get("late_output_grace", 0))
         self.km = AsyncKernelManager(
             kernel_name=language.kernel_name,
             kernel_spec_manager=kernel_spec_manager,
-            transport="ipc",
+            transport=transport,
             connection_file=os.path.join(runtime_dir, f"kernel-{self.id}.json"),
         )
+        if transport == "tcp":
+            self.km.ip = "127.0.0.1"  # loopback only; messages are signed with the connection key
         self.kc = None
         self._runs: dict[str, Run] = {}
         self._tasks: list[asyncio.Task] = []
@@ -143,6 +150,8 @@ class Kernel:
                 if not await self.is_alive():
                     self.execution_state = "dead"
                     return "died"
+        if self.late_output_grace:
+            await asyncio.sleep(self.late_output_grace)
         return "done"
 
     def release(self, run: Run) -> None:

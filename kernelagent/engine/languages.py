@@ -1,7 +1,6 @@
-"""The languages the agent speaks: names, aliases, kernelspecs, warm-up code, and env/workdir set-up.
+"""The languages the agent speaks: names, aliases, kernelspecs, what they need, warm-up code.
 
-Set-up code carries values as data: each language quotes them with its own literal syntax
-(Python `repr`, JSON for JavaScript, `shlex.quote` for shell), never by pasting raw text.
+How each applies per-request env and workdir is in setup_codes.py.
 """
 
 from __future__ import annotations
@@ -10,20 +9,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import bad_request
+from .setup_codes import bash_setup, go_setup, javascript_setup, python_setup, typescript_setup
 
 SetupCode = Callable[[dict[str, str], list[str], str | None], str]
-
-
-def python_setup(set_env: dict[str, str], unset: list[str], workdir: str | None) -> str:
-    lines = ["import os as _ka_os"]
-    if set_env:
-        lines.append(f"_ka_os.environ.update({set_env!r})")
-    for key in unset:
-        lines.append(f"_ka_os.environ.pop({key!r}, None)")
-    if workdir is not None:
-        lines.append(f"_ka_os.chdir({workdir!r})")
-    lines.append("del _ka_os")
-    return "\n".join(lines)
 
 
 def python_stream_limit(limit: int) -> str:
@@ -76,6 +64,7 @@ class Language:
     warmup: str = ""  # run silently once a kernel starts (pre-imports, display settings)
     stream_limit: Callable[[int], str] | None = None  # code that caps output at the source
     requires: tuple[str, ...] = ()  # executables that must be on PATH for this language
+    requires_modules: tuple[str, ...] = ()  # Python modules the kernel runs from (deno ships in one)
 
 
 LANGUAGES: dict[str, Language] = {
@@ -86,6 +75,34 @@ LANGUAGES: dict[str, Language] = {
         setup_code=python_setup,
         warmup=PYTHON_WARMUP,
         stream_limit=python_stream_limit,
+    ),
+    "javascript": Language(
+        name="javascript",
+        aliases=("javascript", "js", "node", "nodejs"),
+        kernel_name="javascript",
+        setup_code=javascript_setup,
+        requires=("node",),
+    ),
+    "bash": Language(
+        name="bash",
+        aliases=("bash", "sh", "shell"),
+        kernel_name="bash",
+        setup_code=bash_setup,
+        requires=("bash",),
+    ),
+    "go": Language(
+        name="go",
+        aliases=("go", "golang"),
+        kernel_name="go",
+        setup_code=go_setup,
+        requires=("go", "goimports"),
+    ),
+    "typescript": Language(
+        name="typescript",
+        aliases=("typescript", "ts", "deno"),
+        kernel_name="typescript",
+        setup_code=typescript_setup,
+        requires_modules=("deno",),
     ),
 }
 

@@ -141,8 +141,11 @@ class Outputs:
             "evalue": content.get("evalue", ""),
             "traceback": tb,
         }
-        text = "\n".join(tb) if tb else f"{self.error['ename']}: {self.error['evalue']}"
-        self.add_stream("stderr", text if text.endswith("\n") else text + "\n")
+        # Wrapper kernels send an empty traceback when stderr already says it all (bash's exit status,
+        # go's compiler output): the structured `error` carries it then.
+        if tb:
+            text = "\n".join(tb)
+            self.add_stream("stderr", text if text.endswith("\n") else text + "\n")
 
     @property
     def truncated(self) -> bool:

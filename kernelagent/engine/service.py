@@ -4,6 +4,7 @@ dead-kernel recovery, and the rendering of one run into the contract's /execute 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import shutil
@@ -31,6 +32,7 @@ log = logging.getLogger("kernelagent.engine")
 
 KERNELS_DIR = Path(__file__).resolve().parents[2] / "kernels"
 EXIT_TIMEOUT = 124  # as coreutils' `timeout`
+RUNTIME_EXITED = {"KernelDied", "ShellExited"}  # enames wrapper kernels send when their runtime exits
 
 
 @dataclass
@@ -95,7 +97,8 @@ class Engine:
         self.runtime_dir = tempfile.mkdtemp(prefix="kernelagent-")
         os.chmod(self.runtime_dir, 0o700)
         self.available = self._find_languages()
-        sizes = {lang: self.settings.pool_size for lang in self.settings.languages_warm() if lang in self.available}
+        warm = self.available if self.settings.warm_languages.strip() == "all" else self.settings.languages_warm()
+        sizes = {lang: self.settings.pool_size for lang in warm if lang in self.available}
         self.pool = KernelPool(self._start_kernel, sizes)
         self.pool.fill()
         self._cull_task = asyncio.create_task(self._cull_loop())
@@ -104,8 +107,12 @@ class Engine:
         specs = self.ksm.find_kernel_specs()
         found = []
         for lang in LANGUAGES.values():
-            if lang.kernel_name in specs and all(shutil.which(exe) for exe in lang.requires):
+            if (lang.kernel_name in specs and all(shutil.which(exe) for exe in lang.requires)
+                    and all(importlib.util.find_spec(mod) for mod in lang.requires_modules)):
                 found.append(lang.name)
+            else:
+                log.warning("language %s is not available (needs %s)", lang.name,
+                            ", ".join(lang.requires + lang.requires_modules) or "its kernelspec")
         return found
 
     async def stop(self) -> None:
@@ -294,7 +301,10 @@ class Engine:
         new_dir = workdir if workdir != kernel.workdir else None
         if not set_env and not unset and new_dir is None:
             return
-        code = kernel.language.setup_code(set_env, unset, new_dir)
+        try:
+            code = kernel.language.setup_code(set_env, unset, new_dir)
+        except ValueError as exc:  # a name this language cannot hold
+            raise bad_request(str(exc)) from None
         outputs = await kernel.run_silent(code, 30.0)
         if outputs.error:
             raise AgentError("EXECUTION_FAILED", 500,
@@ -304,9 +314,16 @@ class Engine:
 
     async def _run(self, ctx: Context, req: ExecuteRequest, workdir: str, listener: Listener | None) -> dict:
         s = self.settings
-        kernel = ctx.kernel
         started = time.monotonic()
         outputs = Outputs(s.max_stdout_bytes, s.max_stderr_bytes, s.max_rich_bytes, listener=listener)
+        restarted = False
+        if not await ctx.kernel.is_alive():  # it died while idle (killed, out of memory)
+            cause, _ = self._death_cause(ctx.kernel)
+            await self._replace_kernel(ctx, ctx.kernel)
+            outputs.add_stream("stderr", f"[kernelagent] The kernel had died while idle ({cause}); this code "
+                                         "ran in a fresh kernel and earlier state is lost\n")
+            restarted = True
+        kernel = ctx.kernel
         self.active_executions += 1
         self.total_executions += 1
         ctx.executions += 1
@@ -334,7 +351,13 @@ class Engine:
             if error is None:
                 exit_code = self._exit_code(run.reply, outputs)
                 if outputs.error:
-                    error = dict(outputs.error, code="EXECUTION_ERROR", message=f"{outputs.error['ename']}: {outputs.error['evalue']}")
+                    error = dict(outputs.error, code="EXECUTION_ERROR",
+                                 message=f"{outputs.error['ename']}: {outputs.error['evalue']}")
+                    if outputs.error["ename"] in RUNTIME_EXITED:
+                        # The cell ended the language's runtime (process.exit, `exit`): the wrapper
+                        # kernel exits next, so a fresh one takes its place now.
+                        await self._replace_kernel(ctx, kernel)
+                        error.update(state_preserved=False, kernel_restarted=True)
         finally:
             self.active_executions -= 1
         result = {
@@ -349,6 +372,8 @@ class Engine:
         }
         if error is not None:
             result["error"] = error
+        if restarted:
+            result["kernel_restarted"] = True
         return result
 
     @staticmethod
@@ -376,7 +401,9 @@ class Engine:
                 "evalue": message, "traceback": [], "state_preserved": preserved,
                 "kernel_restarted": not preserved}, EXIT_TIMEOUT
 
-    async def _on_death(self, ctx: Context, kernel: Kernel) -> tuple[dict, int]:
+    @staticmethod
+    def _death_cause(kernel: Kernel) -> tuple[str, int]:
+        """How a kernel process ended, in words, and the exit code a shell would report."""
         status = kernel.exit_status()
         if status is not None and status < 0:
             try:
@@ -385,10 +412,11 @@ class Engine:
                 cause = f"killed by signal {-status}"
             if status == -signal.SIGKILL:
                 cause += " (possibly out of memory)"
-            exit_code = 128 - status
-        else:
-            cause = f"exited with status {status}"
-            exit_code = status if status else 1
+            return cause, 128 - status
+        return f"exited with status {status}", status if status else 1
+
+    async def _on_death(self, ctx: Context, kernel: Kernel) -> tuple[dict, int]:
+        cause, exit_code = self._death_cause(kernel)
         await self._replace_kernel(ctx, kernel)
         message = f"The kernel died ({cause}); its state was lost and a fresh kernel replaces it"
         if ctx.kernel is kernel:

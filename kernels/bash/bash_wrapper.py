@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,7 @@ class BashKernel(WrapperKernel):
             if not fut.done():
                 fut.set_exception(EOFError(code))
         self._waiting.clear()
+        self.exit_soon(1)  # also when idle: the agent must see that this kernel's state is gone
 
     async def _run_line(self, line: str) -> int:
         self._cell_id += 1
@@ -158,6 +160,7 @@ class BashKernel(WrapperKernel):
     async def do_shutdown(self, restart):
         if self._proc and self._proc.poll() is None:
             self._proc.kill()
+        shutil.rmtree(self._dir, ignore_errors=True)
         return {"status": "ok", "restart": restart}
 
 

@@ -168,9 +168,8 @@ class GoKernel(WrapperKernel):
             if self.interrupts != interrupts_before:
                 return self.error_reply("KeyboardInterrupt", "interrupted during build", [], INTERRUPTED_EXIT_CODE)
             return self._compile_error(build_rc)
-        kept = {id(d) for d in decls}
         self.imports = imports
-        self.decls = [d for d in decls if id(d) in kept and d[2].startswith("//line cell[")] + new_decls
+        self.decls = [d for d in decls if d[2].startswith("//line cell[")] + new_decls
         status = await self._run_program(binary)
         if status == 0:
             return self.ok_reply()

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what the kernels in kernels/ need, and only what is missing (safe to run again):
+#   node (javascript), go + goimports (go), deno in the venv (typescript). bash is assumed.
+# Runs as root on Debian bookworm. VENV defaults to the repo's .venv.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=0
+apt_install() {  # apt-get update at most once per run
+    if [ "$apt_updated" = 0 ]; then apt-get update; apt_updated=1; fi
+    apt-get install -y --no-install-recommends "$@"
+}
+
+missing=()
+command -v node >/dev/null || missing+=(nodejs)
+command -v go >/dev/null || missing+=(golang-go)
+# Debian ships goimports in golang-golang-x-tools (there is no package named goimports).
+command -v goimports >/dev/null || missing+=(golang-golang-x-tools)
+
+if ((${#missing[@]})); then
+    apt_install "${missing[@]}"
+fi
+
+# The JavaScript kernel rewrites cells with the acorn parser: node's bundled copy, or Debian's
+# node-acorn package where node is built against the system one.
+if ! node --expose-internals -e "
+  try { require('acorn') } catch { require('internal/deps/acorn/acorn/dist/acorn') }" 2>/dev/null; then
+    apt_install node-acorn
+fi
+
+if ! "$VENV/bin/python" -c 'import deno' 2>/dev/null; then
+    "$VENV/bin/pip" install deno
+fi
+
+# Warm the go build cache (GOCACHE) with the packages cells and the kernel's splitter use, so
+# the first cell of a fresh machine does not compile them.
+warm="$(mktemp -d)"
+trap 'rm -rf "$warm"' EXIT
+printf 'module warm\n\ngo 1.19\n' >"$warm/go.mod"
+cat >"$warm/main.go" <<'GO'
+package main
+
+import (
+	_ "encoding/json"
+	_ "fmt"
+	_ "go/parser"
+	_ "go/scanner"
+	_ "math"
+	_ "os"
+	_ "strings"
+	_ "time"
+)
+
+func main() {}
+GO
+(cd "$warm" && GOFLAGS=-mod=mod go build -o /dev/null .)
+
+echo "kernels: node $(node --version), $(go version | cut -d' ' -f3), goimports $(command -v goimports), deno $("$VENV/bin/python" -m deno --version | head -1 | cut -d' ' -f2)"
