@@ -249,3 +249,11 @@ def test_idle_context_culled(agent_factory):
 def test_rich_alias_endpoint(agent):
     r = agent.post("/execute/rich", {"code": "print('rich')"})
     assert r.status_code == 200 and r.json()["stdout"] == "rich\n"
+
+
+def test_fast_output_is_not_dropped(agent):
+    """No iopub rate limit between kernel and agent: 100k quick lines all arrive, in order."""
+    r = agent.execute("for i in range(100000): print(i)", timeout=120)
+    lines = r["stdout"].splitlines()
+    assert r["truncated"] is False
+    assert lines == [str(i) for i in range(100000)]
