@@ -8,58 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
-import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import jwt
 
-ROOT = Path(__file__).resolve().parents[1]
-SECRET = "bench-secret-" + "x" * 40
+from common import KeepAlive, agent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_agent(tmp: Path):
-    port = free_port()
-    workspace = tmp / "workspace"
-    workspace.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KERNELAGENT_")}
-    env.update({"KERNELAGENT_JWT_SECRET": SECRET, "KERNELAGENT_STATE_DIR": str(tmp / "state"),
-                "PYTHONPATH": str(ROOT)})
-    log = (tmp / "agent.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "kernelagent", "serve", "--port", str(port),
-                             "--workspace", str(workspace)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if pool_ready(url):
-                return proc, url, workspace
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"agent did not start; see {tmp / 'agent.log'}")
-
-
-def pool_ready(url: str) -> bool:
-    r = httpx.get(url + "/health", timeout=2)
-    pool = r.json().get("pool", {})
-    return r.status_code == 200 and all(p["ready"] >= p["target"] for p in pool.values())
+def pool_ready(a) -> bool:
+    pool = a.get("/health").json().get("pool", {})
+    return all(p["ready"] >= p["target"] for p in pool.values())
 
 
 def stats(samples: list[float]) -> str:
@@ -81,20 +43,6 @@ async def raw_batch(argv: list[str] | None, shell: str | None, n: int) -> list[f
         await p.communicate()
         out.append(time.perf_counter() - t0)
     return out
-
-
-class KeepAlive:
-    """The leanest keep-alive HTTP/1.1 client (stdlib http.client), so the figure is the server's."""
-
-    def __init__(self, url: str, token: str):
-        host, port = url.removeprefix("http://").split(":")
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-
-    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=self.headers)
-        r = self.conn.getresponse()
-        return r.status, json.loads(r.read())
 
 
 def http_batch(client, body: dict | None, n: int, path: str = "/commands/run") -> list[float]:
@@ -152,11 +100,12 @@ def wait_file(path: Path, timeout: float = 60.0) -> float:
     raise SystemExit(f"job did not write {path}")
 
 
-def background_to_running(client, url: str, workspace: Path, samples: int) -> None:
+def background_to_running(a, samples: int) -> None:
+    client, workspace = a.http, a.workspace
     exe, cmd = [], []
     for i in range(samples):
         deadline = time.monotonic() + 60  # a warm kernel ready, as in steady use
-        while not pool_ready(url) and time.monotonic() < deadline:
+        while not pool_ready(a) and time.monotonic() < deadline:
             time.sleep(0.1)
         mark = workspace / f"bg-{i}"
         t0 = time.time()
@@ -180,28 +129,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bg", type=int, default=8)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="commands-bench-"))
-    proc, url, workspace = start_agent(tmp)
-    now = int(time.time())
-    token = jwt.encode({"sub": "bench", "iat": now, "exp": now + 3600}, SECRET, algorithm="HS256")
+    a = agent(warm_languages="python")
     try:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-            httpx_client = _HttpxAdapter(client)
-            clients = {"http.client": KeepAlive(url, token), "httpx": httpx_client}
-            print(f"kernelagent commands bench, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
-            compare(clients, "`true` as argv: {command: 'true', args: []}", {"command": "true", "args": []},
-                    ["true"], None, args.n, args.rounds)
-            compare(clients, "`true` as a shell string: {command: 'true'} (/bin/sh -c)", {"command": "true"},
-                    None, "true", args.n, args.rounds)
-            background_to_running(client, url, workspace, args.bg)
+        clients = {"http.client": KeepAlive(a.url, a.token), "httpx": _HttpxAdapter(a.http)}
+        print(f"kernelagent commands bench, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
+        compare(clients, "`true` as argv: {command: 'true', args: []}", {"command": "true", "args": []},
+                ["true"], None, args.n, args.rounds)
+        compare(clients, "`true` as a shell string: {command: 'true'} (/bin/sh -c)", {"command": "true"},
+                None, "true", args.n, args.rounds)
+        background_to_running(a, args.bg)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-
+        a.close()
 
 if __name__ == "__main__":
     main()

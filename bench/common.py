@@ -27,12 +27,16 @@ class KeepAlive:
 
     def __init__(self, url: str, token: str):
         host, port = url.removeprefix("http://").split(":")
-        self.conn = http.client.HTTPConnection(host, int(port))
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        self.conn.request(method, path, json.dumps(body) if body is not None else None, self.headers)
+        r = self.conn.getresponse()
+        return r.status, json.loads(r.read())
+
     def post(self, path: str, body: dict) -> dict:
-        self.conn.request("POST", path, json.dumps(body), self.headers)
-        return json.loads(self.conn.getresponse().read())
+        return self.request("POST", path, body)[1]
 
 
 def timed(fn, n: int, warmup: int = 10) -> list[float]:
