@@ -27,7 +27,7 @@ async def serve(settings: Settings) -> None:
     services = Services.build(settings)
     await services.start()
     app = make_app(services)
-    server = app.listen(settings.port, settings.host, xheaders=False)
+    server = app.listen(settings.port, settings.host, xheaders=False, chunk_size=settings.http_read_bytes)
     if settings.jwt_secret and not settings.jwt_public_key:
         token = services.auth.mint()
         path = write_token_file(settings, token)
