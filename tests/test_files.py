@@ -48,6 +48,7 @@ def strict(tmp_path_factory):
         "KERNELAGENT_ALLOWED_ROOTS": "{workspace},/proc/sys/vm,/dev/full",
         "KERNELAGENT_MAX_READ_BYTES": "1000",
         "KERNELAGENT_MAX_UPLOAD_BYTES": str(1 << 20),
+        "KERNELAGENT_MAX_BODY_BYTES": str(256 << 10),
         "KERNELAGENT_WARM_LANGUAGES": "",
     })
     yield a
@@ -202,6 +203,26 @@ def test_read_too_large_points_to_download(strict):
     assert "/files/download" in body["message"] and body["details"]["limit"] == 1000
     r = strict.get("/files/download", params={"path": str(f)})
     assert r.status_code == 200 and r.content == b"x" * 5000
+
+
+def test_write_body_over_the_limit_is_413_in_the_envelope(strict):
+    """A /files/write body over max_body_bytes (256 KiB here) is a 413 in the contract's envelope
+    pointing to /files/upload, with a Content-Length and without one (chunked); nothing is written."""
+    target = strict.workspace / "big-write.txt"
+    target.write_text("old")
+    body = json.dumps({"path": str(target), "content": "x" * (300 << 10)}).encode()
+    r = strict.post("/files/write", content=body, headers={"Content-Type": "application/json"})
+    err = assert_error(r, 413, "FILE_TOO_LARGE")
+    assert "/files/upload" in err["message"] and err["details"]["limit"] == 256 << 10
+    r = strict.post("/files/write", content=iter([body[i:i + (16 << 10)] for i in range(0, len(body), 16 << 10)]),
+                    headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "FILE_TOO_LARGE")
+    assert target.read_text() == "old"
+    small = json.dumps({"path": str(target), "content": "new"}).encode()  # just under the limit still works,
+    r = strict.post("/files/write", content=iter([small[:10], small[10:]]),  # chunked too
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert target.read_text() == "new"
 
 
 def test_permission_denied_and_disk_full(strict):

@@ -98,8 +98,43 @@ class DownloadHandler(FilesHandler):
             cancel.set()
 
 
+@web.stream_request_body
 class WriteHandler(FilesHandler):
+    """The JSON body is gathered here rather than by Tornado, so a body over the limit
+    (max_body_bytes) is answered with 413 in the contract's envelope instead of Tornado's bare 400."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self.limit = self.services.settings.max_body_bytes
+        self.body = bytearray()
+        self.over = False
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > self.limit:
+            raise self._too_large(int(length))
+        # a chunked body is counted in data_received; this is only the backstop
+        self.request.connection.set_max_body_size(self.limit + (1 << 20))
+
+    def _too_large(self, size: int) -> AgentError:
+        return AgentError("FILE_TOO_LARGE", 413,
+                          f"Request body of {size} bytes is above the limit of {self.limit} bytes for "
+                          "/files/write; send large files with POST /files/upload (multipart, streamed)",
+                          {"size": size, "limit": self.limit})
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.over:
+            return
+        if len(self.body) + len(chunk) > self.limit:  # a chunked body (no Content-Length) grew too large
+            self.over = True
+            self.body = bytearray()
+            exc = self._too_large(self.limit + 1)
+            self.send_error(413, exc_info=(AgentError, exc, None))
+            return
+        self.body += chunk
+
     async def post(self) -> None:
+        if self.over:
+            return
+        self.request.body, self.body = bytes(self.body), bytearray()
         self.write_json(await self.services.files.write(self.json_body()))
 
 
