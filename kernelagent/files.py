@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import ctypes
 import collections
+import ctypes
 import errno
+import heapq
 import logging
 import os
 import select
@@ -741,28 +742,46 @@ class FileService:
         normalized = os.path.normpath(raw)
         shown = normalized if os.path.realpath(normalized) == path else path
 
-        def list_() -> list[dict[str, Any]]:
+        limit = max(1, self.settings.max_list_entries)
+
+        def list_() -> tuple[list[dict[str, Any]], int]:
             try:
                 st = os.stat(path)
             except OSError as exc:
                 raise os_error(exc, raw, directory=True) from None
             if not stat.S_ISDIR(st.st_mode):
                 raise AgentError("INVALID_PATH", 400, f"Not a directory: {raw}", {"path": raw})
-            out = []
-            try:
+            seen = 0
+
+            def names() -> Any:
+                nonlocal seen
                 with os.scandir(path) as it:
                     for entry in it:
-                        try:
-                            out.append(file_info(entry.path, entry.name, os.path.join(shown, entry.name)))
-                        except FileNotFoundError:
-                            continue  # removed while listing
+                        seen += 1
+                        yield entry.name
+
+            try:
+                # the first `limit` names in order, holding no more than `limit` names at once
+                kept = heapq.nsmallest(limit, names())
             except OSError as exc:
                 raise os_error(exc, raw, directory=True) from None
-            out.sort(key=lambda i: i["name"])
-            return out
+            out = []
+            for name in kept:
+                try:
+                    out.append(file_info(os.path.join(path, name), name, os.path.join(shown, name)))
+                except FileNotFoundError:
+                    continue  # removed while listing
+                except OSError as exc:
+                    raise os_error(exc, raw, directory=True) from None
+            return out, seen
 
-        files = await self.run(list_)
-        return {"files": files, "path": shown, "count": len(files)}
+        files, seen = await self.run(list_)
+        body: dict[str, Any] = {"files": files, "path": shown, "count": len(files), "truncated": seen > limit}
+        if seen > limit:
+            body["total"] = seen
+            body["message"] = (f"Listing cut at {limit} entries (max_list_entries) of {seen}, the first by name; "
+                               "list subdirectories or raise KERNELAGENT_MAX_LIST_ENTRIES")
+        return body
 
     async def exists(self, raw: Any) -> dict[str, Any]:
         path = self.resolve(raw)

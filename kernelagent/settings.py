@@ -78,6 +78,7 @@ class Settings:
     file_chunk_bytes: int = 1 << 20  # download chunk and upload write size
     upload_window_bytes: int = 8 << 20  # upload bytes queued for the writer thread before reading pauses
     max_watchers: int = 64  # /files/watch watches at once
+    max_list_entries: int = 10000  # entries one /files/list answers with; past it truncated: true
 
     def languages_warm(self) -> list[str]:
         return [s.strip() for s in self.warm_languages.split(",") if s.strip()]

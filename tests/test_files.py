@@ -49,6 +49,7 @@ def strict(tmp_path_factory):
         "KERNELAGENT_MAX_READ_BYTES": "1000",
         "KERNELAGENT_MAX_UPLOAD_BYTES": str(1 << 20),
         "KERNELAGENT_MAX_BODY_BYTES": str(256 << 10),
+        "KERNELAGENT_MAX_LIST_ENTRIES": "5",
         "KERNELAGENT_WARM_LANGUAGES": "",
     })
     yield a
@@ -327,6 +328,21 @@ def test_list_directory(agent):
     assert d.name in names
     assert_error(agent.get("/files/list", params={"path": str(d / "missing")}), 404, "DIRECTORY_NOT_FOUND")
     assert_error(agent.get("/files/list", params={"path": str(d / "b.txt")}), 400, "INVALID_PATH")
+
+
+def test_list_is_capped_at_max_list_entries(strict):
+    d = strict.workspace / "many"
+    d.mkdir()
+    for name in ["h", "c", "a", "g", "e", "b", "f", "d"]:
+        (d / name).write_text(name)
+    body = strict.get("/files/list", params={"path": str(d)}).json()
+    assert body["truncated"] is True and body["total"] == 8 and body["count"] == 5
+    assert [f["name"] for f in body["files"]] == ["a", "b", "c", "d", "e"]  # the first by name
+    assert "max_list_entries" in body["message"]
+    for name in "defgh":
+        (d / name).unlink()
+    body = strict.get("/files/list", params={"path": str(d)}).json()
+    assert body["truncated"] is False and body["count"] == 3 and "total" not in body
 
 
 def test_exists(agent):
