@@ -215,6 +215,7 @@ def test_write_body_over_the_limit_is_413_in_the_envelope(strict):
     r = strict.post("/files/write", content=body, headers={"Content-Type": "application/json"})
     err = assert_error(r, 413, "FILE_TOO_LARGE")
     assert "/files/upload" in err["message"] and err["details"]["limit"] == 256 << 10
+    assert r.headers.get("connection") == "close"  # refused unread: the agent closes, and says so
     r = strict.post("/files/write", content=iter([body[i:i + (16 << 10)] for i in range(0, len(body), 16 << 10)]),
                     headers={"Content-Type": "application/json"})
     assert_error(r, 413, "FILE_TOO_LARGE")

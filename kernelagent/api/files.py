@@ -104,15 +104,18 @@ class WriteHandler(FilesHandler):
     (max_body_bytes) is answered with 413 in the contract's envelope instead of Tornado's bare 400."""
 
     async def prepare(self) -> None:
+        self.body_unread = True  # until post(): the body streams in after prepare
         await super().prepare()
         self.limit = self.services.settings.max_body_bytes
         self.body = bytearray()
-        self.over = False
+        self.over = 0  # bytes of a chunked body that went over the limit, counted while drained
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > self.limit:
             raise self._too_large(int(length))
-        # a chunked body is counted in data_received; this is only the backstop
-        self.request.connection.set_max_body_size(self.limit + (1 << 20))
+        # a chunked body is counted in data_received and, once over the limit, drained and thrown
+        # away so the 413 can be answered after it (answering mid-body and closing would reset the
+        # connection under the answer); past twice the limit Tornado cuts the connection
+        self.request.connection.set_max_body_size(2 * self.limit + (1 << 20))
 
     def _too_large(self, size: int) -> AgentError:
         return AgentError("FILE_TOO_LARGE", 413,
@@ -122,18 +125,18 @@ class WriteHandler(FilesHandler):
 
     def data_received(self, chunk: bytes) -> None:
         if self.over:
+            self.over += len(chunk)
             return
         if len(self.body) + len(chunk) > self.limit:  # a chunked body (no Content-Length) grew too large
-            self.over = True
+            self.over = len(self.body) + len(chunk)
             self.body = bytearray()
-            exc = self._too_large(self.limit + 1)
-            self.send_error(413, exc_info=(AgentError, exc, None))
             return
         self.body += chunk
 
     async def post(self) -> None:
+        self.body_unread = False
         if self.over:
-            return
+            raise self._too_large(self.over)
         self.request.body, self.body = bytes(self.body), bytearray()
         self.write_json(await self.services.files.write(self.json_body()))
 
@@ -168,6 +171,7 @@ class UploadHandler(FilesHandler):
     to a temp file beside the destination, renamed into place only once the body is complete."""
 
     async def prepare(self) -> None:
+        self.body_unread = True  # until post(): the body streams in after prepare
         await super().prepare()  # auth before a byte of the body is read
         self.error: AgentError | None = None
         self.fields: dict[str, bytearray] = {}
@@ -220,6 +224,7 @@ class UploadHandler(FilesHandler):
             self.current = None
 
     async def post(self) -> None:
+        self.body_unread = False
         if self.error is None:
             try:
                 self.parser.finish()
