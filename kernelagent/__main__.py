@@ -27,7 +27,10 @@ async def serve(settings: Settings) -> None:
     services = Services.build(settings)
     await services.start()
     app = make_app(services)
-    server = app.listen(settings.port, settings.host, xheaders=False)
+    # body size and read size are HTTPServer options (Tornado ignores them as Application settings);
+    # /files/upload and /files/write set their own limits per request
+    server = app.listen(settings.port, settings.host, xheaders=False, chunk_size=settings.http_read_bytes,
+                        max_body_size=settings.max_body_bytes)
     if settings.jwt_secret and not settings.jwt_public_key:
         token = services.auth.mint()
         path = write_token_file(settings, token)

@@ -21,5 +21,4 @@ def make_app(services: Services) -> web.Application:
         default_handler_class=NotFoundHandler,
         default_handler_args={"services": services},
         websocket_ping_interval=20,
-        max_body_size=services.settings.max_body_bytes,
     )

@@ -21,12 +21,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
+import ctypes
 import errno
+import heapq
 import logging
 import os
+import select
 import shutil
 import stat
+import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -169,6 +175,7 @@ class AtomicFile:
         self.target = target
         self.temps = temps
         self.size = 0
+        self.flushed = 0  # bytes whose writeback has been started
         self.tmp: str | None = None
         existing: os.stat_result | None
         try:
@@ -213,6 +220,10 @@ class AtomicFile:
         except OSError as exc:
             self.abort()
             raise os_error(exc, self.target) from None
+        if self.size - self.flushed >= WRITEBACK_STEP and not self.direct:
+            # start writeback of what is written so far, so the fsync at commit has little left
+            _start_writeback(self.fd, self.flushed, self.size - self.flushed)
+            self.flushed = self.size
 
     def commit(self) -> int:
         try:
@@ -253,6 +264,33 @@ class AtomicFile:
         if self.temps is not None and self.tmp is not None:
             self.temps.done(self.tmp)
         self.tmp = None
+
+
+WRITEBACK_STEP = 8 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's sync_file_range (Linux), which Python's os module lacks; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_sync_file_range = _load_sync_file_range()
+
+
+def _start_writeback(fd: int, offset: int, nbytes: int) -> None:
+    """Ask the kernel to start writing a range to disk, without waiting (a hint: errors are ignored,
+    the fsync at commit is what guarantees durability)."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
 
 
 def _fsync_dir(path: str) -> None:
@@ -301,18 +339,79 @@ class Download:
             if pending is not None:
                 await asyncio.wait([pending])  # never close the fd under a read in flight
 
+    async def send(self, out_fd: int, cancel: threading.Event) -> int:
+        """Send the whole file to the socket out_fd with os.sendfile (page cache to socket, no copy
+        through this process), from a thread of its own so a slow client never holds an executor
+        worker nor the event loop. out_fd must be non-blocking and owned by the caller for the whole
+        call (a dup, so a close elsewhere can never hand its number to another connection).
+        Returns the bytes sent (short if the file shrank); raises ConnectionError if the client
+        went away or cancel was set."""
+        return await in_thread(_sendfile_all, out_fd, self.fd, self.size, cancel)
+
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
 
 
-class Upload:
-    """A file arriving in chunks. Bytes are buffered up to one chunk and written by the executor.
+SENDFILE_STEP = 8 << 20
 
-    Until its destination is known (the `path` field may follow the file part) it is spooled to a
-    temp file in the system temp dir, then copied into place at commit. abort() at any time leaves
-    the destination untouched.
+
+def _sendfile_all(out_fd: int, in_fd: int, count: int, cancel: threading.Event) -> int:
+    poller = select.poll()
+    poller.register(out_fd, select.POLLOUT)
+    sent = 0
+    while sent < count:
+        if cancel.is_set():
+            raise ConnectionAbortedError("download cancelled")
+        try:
+            n = os.sendfile(out_fd, in_fd, sent, min(count - sent, SENDFILE_STEP))
+        except BlockingIOError:
+            for _, events in poller.poll(500):  # wake now and then to look at cancel
+                if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                    raise ConnectionResetError("client went away")
+            continue
+        if n == 0:
+            break  # the file shrank under us
+        sent += n
+    return sent
+
+
+async def in_thread(fn: Callable, *args: Any) -> Any:
+    """Run fn in a new daemon thread (for calls that may wait on a client for long)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future = loop.create_future()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if fut.cancelled():
+            return
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+    def run() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the awaiting coroutine
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, name="kernelagent-send", daemon=True).start()
+    return await asyncio.shield(fut)
+
+
+class Upload:
+    """A file arriving in chunks, written by one writer thread of its own while the next chunks are
+    read from the socket.
+
+    Arriving bytes are gathered up to one chunk (file_chunk_bytes) and handed to the writer (a
+    single-thread executor, so writes land in order) without waiting for them; the caller waits
+    only while more than upload_window_bytes are queued, which bounds memory. Until its destination
+    is known (the `path` field may follow the file part) the file is spooled to a temp file in the
+    system temp dir and copied into place at commit. abort() at any time leaves the destination
+    untouched.
     """
 
     def __init__(self, service: "FileService"):
@@ -321,10 +420,13 @@ class Upload:
         self.display: str | None = None
         self.file: AtomicFile | None = None
         self.spool: tuple[int, str] | None = None
-        self.buf: list[bytes | memoryview] = []  # chunks not yet written, written together (writev)
+        self.buf: list[bytes | memoryview] = []  # chunks not yet handed over, written together (writev)
         self.buffered = 0
         self.size = 0
-        self.lock = asyncio.Lock()  # executor work and abort never overlap
+        self.inflight: collections.deque[tuple[asyncio.Future, int]] = collections.deque()
+        self.inflight_bytes = 0
+        self.writer: ThreadPoolExecutor | None = None
+        self.lock = asyncio.Lock()  # start, commit and abort never overlap
 
     def set_destination(self, raw_path: str) -> None:
         if self.dest is not None:
@@ -332,15 +434,20 @@ class Upload:
         self.display = raw_path
         self.dest = self.service.resolve(raw_path)
 
+    async def _run(self, fn: Callable, *args: Any) -> Any:
+        assert self.writer is not None
+        return await asyncio.get_running_loop().run_in_executor(self.writer, fn, *args)
+
     async def start(self) -> None:
         """The file part begins: open its target (or the spool while the path is unknown)."""
         if self.file is not None or self.spool is not None:
             raise bad_request("Only one file part is accepted per upload")
         async with self.lock:
+            self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernelagent-upload")
             if self.dest is not None:
-                self.file = await self.service.run(AtomicFile, self.dest, None, self.service.temps)
+                self.file = await self._run(AtomicFile, self.dest, None, self.service.temps)
             else:
-                self.spool = await self.service.run(tempfile.mkstemp, ".upload", "kernelagent-")
+                self.spool = await self._run(tempfile.mkstemp, ".upload", "kernelagent-")
 
     async def write(self, data: bytes | memoryview) -> None:
         self.size += len(data)
@@ -353,29 +460,51 @@ class Upload:
             await self._flush()
 
     async def _flush(self) -> None:
-        if not self.buf:
-            return
-        views, self.buf, self.buffered = self.buf, [], 0
-        async with self.lock:
+        """Hand the gathered chunks to the writer; wait only while the queue is over its window."""
+        if self.buf:
+            views, self.buf, n = self.buf, [], self.buffered
+            self.buffered = 0
             if self.file is not None:
-                await self.service.run(self.file.writev, views)
+                fut = asyncio.get_running_loop().run_in_executor(self.writer, self.file.writev, views)
             elif self.spool is not None:
-                await self.service.run(_writev_all, self.spool[0], views, self.spool[1])
+                fut = asyncio.get_running_loop().run_in_executor(self.writer, _writev_all, self.spool[0], views,
+                                                                 self.spool[1])
+            else:
+                return
+            self.inflight.append((fut, n))
+            self.inflight_bytes += n
+        window = self.service.settings.upload_window_bytes
+        while self.inflight and (self.inflight[0][0].done() or self.inflight_bytes > window):
+            fut, n = self.inflight.popleft()
+            self.inflight_bytes -= n
+            await fut  # raises the write's error (the writer has already thrown the temp file away)
+
+    async def _drain(self, raise_errors: bool) -> None:
+        while self.inflight:
+            fut, n = self.inflight.popleft()
+            self.inflight_bytes -= n
+            try:
+                await fut
+            except Exception:
+                if raise_errors:
+                    raise
 
     async def commit(self) -> dict[str, Any]:
         if self.dest is None:
             raise missing("path")
         if self.file is None and self.spool is None:
             raise missing("file")
-        await self._flush()
         async with self.lock:
+            await self._flush()
+            await self._drain(raise_errors=True)
             if self.spool is not None:
-                self.file = await self.service.run(AtomicFile, self.dest, None, self.service.temps)
-                await self.service.run(_copy_spool, self.spool, self.file)
+                self.file = await self._run(AtomicFile, self.dest, None, self.service.temps)
+                await self._run(_copy_spool, self.spool, self.file)
                 self._drop_spool()
             assert self.file is not None
-            size = await self.service.run(self.file.commit)
+            size = await self._run(self.file.commit)
             self.file = None
+            self._stop_writer()
         return file_response(self.display or self.dest, size, "File uploaded")
 
     def _drop_spool(self) -> None:
@@ -391,14 +520,21 @@ class Upload:
             except OSError:
                 pass
 
+    def _stop_writer(self) -> None:
+        if self.writer is not None:
+            self.writer.shutdown(wait=False)
+            self.writer = None
+
     async def abort(self) -> None:
-        """Throw away whatever arrived (after any write in flight); the destination is untouched."""
+        """Throw away whatever arrived (after the writes in flight); the destination is untouched."""
         self.buf, self.buffered = [], 0
         async with self.lock:
+            await self._drain(raise_errors=False)
             if self.file is not None:
-                await self.service.run(self.file.abort)
+                await self._run(self.file.abort)
                 self.file = None
             self._drop_spool()
+            self._stop_writer()
 
 
 def _writev(fd: int, views: list) -> int:
@@ -606,28 +742,46 @@ class FileService:
         normalized = os.path.normpath(raw)
         shown = normalized if os.path.realpath(normalized) == path else path
 
-        def list_() -> list[dict[str, Any]]:
+        limit = max(1, self.settings.max_list_entries)
+
+        def list_() -> tuple[list[dict[str, Any]], int]:
             try:
                 st = os.stat(path)
             except OSError as exc:
                 raise os_error(exc, raw, directory=True) from None
             if not stat.S_ISDIR(st.st_mode):
                 raise AgentError("INVALID_PATH", 400, f"Not a directory: {raw}", {"path": raw})
-            out = []
-            try:
+            seen = 0
+
+            def names() -> Any:
+                nonlocal seen
                 with os.scandir(path) as it:
                     for entry in it:
-                        try:
-                            out.append(file_info(entry.path, entry.name, os.path.join(shown, entry.name)))
-                        except FileNotFoundError:
-                            continue  # removed while listing
+                        seen += 1
+                        yield entry.name
+
+            try:
+                # the first `limit` names in order, holding no more than `limit` names at once
+                kept = heapq.nsmallest(limit, names())
             except OSError as exc:
                 raise os_error(exc, raw, directory=True) from None
-            out.sort(key=lambda i: i["name"])
-            return out
+            out = []
+            for name in kept:
+                try:
+                    out.append(file_info(os.path.join(path, name), name, os.path.join(shown, name)))
+                except FileNotFoundError:
+                    continue  # removed while listing
+                except OSError as exc:
+                    raise os_error(exc, raw, directory=True) from None
+            return out, seen
 
-        files = await self.run(list_)
-        return {"files": files, "path": shown, "count": len(files)}
+        files, seen = await self.run(list_)
+        body: dict[str, Any] = {"files": files, "path": shown, "count": len(files), "truncated": seen > limit}
+        if seen > limit:
+            body["total"] = seen
+            body["message"] = (f"Listing cut at {limit} entries (max_list_entries) of {seen}, the first by name; "
+                               "list subdirectories or raise KERNELAGENT_MAX_LIST_ENTRIES")
+        return body
 
     async def exists(self, raw: Any) -> dict[str, Any]:
         path = self.resolve(raw)

@@ -51,6 +51,7 @@ class Settings:
 
     # HTTP
     max_body_bytes: int = 64 << 20
+    http_read_bytes: int = 256 << 10  # most bytes read from a socket at once (Tornado's chunk_size)
 
     # execution cache (answers kept per Idempotency-Key)
     cache_max_entries: int = 1024
@@ -67,7 +68,9 @@ class Settings:
     max_write_bytes: int = 32 << 20  # decoded content of one /files/write (its JSON body is also capped)
     max_upload_bytes: int = 16 << 30  # one /files/upload, streamed to disk
     file_chunk_bytes: int = 1 << 20  # download chunk and upload write size
+    upload_window_bytes: int = 8 << 20  # upload bytes queued for the writer thread before reading pauses
     max_watchers: int = 64  # /files/watch watches at once
+    max_list_entries: int = 10000  # entries one /files/list answers with; past it truncated: true
 
     # shell commands
     command_timeout: float = 30.0  # /commands/run when the request gives no timeout

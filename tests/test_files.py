@@ -48,6 +48,8 @@ def strict(tmp_path_factory):
         "KERNELAGENT_ALLOWED_ROOTS": "{workspace},/proc/sys/vm,/dev/full",
         "KERNELAGENT_MAX_READ_BYTES": "1000",
         "KERNELAGENT_MAX_UPLOAD_BYTES": str(1 << 20),
+        "KERNELAGENT_MAX_BODY_BYTES": str(256 << 10),
+        "KERNELAGENT_MAX_LIST_ENTRIES": "5",
         "KERNELAGENT_WARM_LANGUAGES": "",
     })
     yield a
@@ -94,6 +96,71 @@ def test_binary_round_trip_write_base64_and_download(agent):
     assert agent.get("/files/read", params={"path": str(small), "encoding": "base64"}).json()["content"] == "AP8Q"
 
 
+def _read_http_response(s: socket.socket, buf: bytes = b"") -> tuple[int, dict[str, str], bytes, bytes]:
+    """One response off a keep-alive socket: status, headers, body (by Content-Length), leftover."""
+    while b"\r\n\r\n" not in buf:
+        data = s.recv(1 << 16)
+        assert data, f"connection closed: {buf[:200]!r}"
+        buf += data
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers["content-length"])
+    chunks, got = [rest], len(rest)
+    while got < length:
+        data = s.recv(1 << 20)
+        assert data, f"connection closed after {got} of {length} bytes"
+        chunks.append(data)
+        got += len(data)
+    body = b"".join(chunks)
+    return int(lines[0].split()[1]), headers, body[:length], body[length:]
+
+
+def test_large_download_on_a_keep_alive_connection(agent):
+    """A multi-MiB download (sent with sendfile) twice on one connection, then another request on
+    it: the framing stays exact and the connection stays usable."""
+    target = fresh(agent, "big.bin")
+    data = os.urandom(3 << 20) + BINARY
+    target.write_bytes(data)
+    host, port = agent.url.removeprefix("http://").split(":")
+    request = (f"GET /files/download?path={target} HTTP/1.1\r\nHost: {host}\r\n"
+               f"Authorization: Bearer {agent.token}\r\n\r\n").encode()
+    with socket.create_connection((host, int(port))) as s:
+        left = b""
+        for _ in range(2):
+            s.sendall(request)
+            status, headers, body, left = _read_http_response(s, left)
+            assert status == 200 and int(headers["content-length"]) == len(data)
+            assert body == data
+        assert left == b""
+        s.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        status, _, body, _ = _read_http_response(s, left)
+        assert status == 200 and json.loads(body)["status"] == "healthy"
+
+
+def test_download_client_going_away_mid_transfer(agent):
+    """The client reads a little of a large download and hangs up: the agent stays healthy, logs
+    no error, and serves the same file whole to the next caller."""
+    target = fresh(agent, "cut.bin")
+    data = os.urandom(1 << 20) * 48
+    target.write_bytes(data)
+    host, port = agent.url.removeprefix("http://").split(":")
+    log_before = agent.log.read_text(errors="replace")
+    for _ in range(3):
+        with socket.create_connection((host, int(port))) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+            s.sendall((f"GET /files/download?path={target} HTTP/1.1\r\nHost: {host}\r\n"
+                       f"Authorization: Bearer {agent.token}\r\n\r\n").encode())
+            assert s.recv(1 << 16).startswith(b"HTTP/1.1 200")
+            time.sleep(0.2)  # the agent fills the socket buffers and waits on us
+    r = agent.get("/files/download", params={"path": str(target)})
+    assert r.status_code == 200 and r.content == data
+    assert agent.get("/health").status_code == 200
+    time.sleep(0.3)
+    new_log = agent.log.read_text(errors="replace")[len(log_before):]
+    assert "Traceback" not in new_log and "ERROR" not in new_log, new_log
+
+
 def test_write_errors(agent):
     d = fresh(agent)
     assert_error(agent.post("/files/write", {"content": "x"}), 400, "MISSING_PARAMETER")
@@ -137,6 +204,27 @@ def test_read_too_large_points_to_download(strict):
     assert "/files/download" in body["message"] and body["details"]["limit"] == 1000
     r = strict.get("/files/download", params={"path": str(f)})
     assert r.status_code == 200 and r.content == b"x" * 5000
+
+
+def test_write_body_over_the_limit_is_413_in_the_envelope(strict):
+    """A /files/write body over max_body_bytes (256 KiB here) is a 413 in the contract's envelope
+    pointing to /files/upload, with a Content-Length and without one (chunked); nothing is written."""
+    target = strict.workspace / "big-write.txt"
+    target.write_text("old")
+    body = json.dumps({"path": str(target), "content": "x" * (300 << 10)}).encode()
+    r = strict.post("/files/write", content=body, headers={"Content-Type": "application/json"})
+    err = assert_error(r, 413, "FILE_TOO_LARGE")
+    assert "/files/upload" in err["message"] and err["details"]["limit"] == 256 << 10
+    assert r.headers.get("connection") == "close"  # refused unread: the agent closes, and says so
+    r = strict.post("/files/write", content=iter([body[i:i + (16 << 10)] for i in range(0, len(body), 16 << 10)]),
+                    headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "FILE_TOO_LARGE")
+    assert target.read_text() == "old"
+    small = json.dumps({"path": str(target), "content": "new"}).encode()  # just under the limit still works,
+    r = strict.post("/files/write", content=iter([small[:10], small[10:]]),  # chunked too
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert target.read_text() == "new"
 
 
 def test_permission_denied_and_disk_full(strict):
@@ -241,6 +329,21 @@ def test_list_directory(agent):
     assert d.name in names
     assert_error(agent.get("/files/list", params={"path": str(d / "missing")}), 404, "DIRECTORY_NOT_FOUND")
     assert_error(agent.get("/files/list", params={"path": str(d / "b.txt")}), 400, "INVALID_PATH")
+
+
+def test_list_is_capped_at_max_list_entries(strict):
+    d = strict.workspace / "many"
+    d.mkdir()
+    for name in ["h", "c", "a", "g", "e", "b", "f", "d"]:
+        (d / name).write_text(name)
+    body = strict.get("/files/list", params={"path": str(d)}).json()
+    assert body["truncated"] is True and body["total"] == 8 and body["count"] == 5
+    assert [f["name"] for f in body["files"]] == ["a", "b", "c", "d", "e"]  # the first by name
+    assert "max_list_entries" in body["message"]
+    for name in "defgh":
+        (d / name).unlink()
+    body = strict.get("/files/list", params={"path": str(d)}).json()
+    assert body["truncated"] is False and body["count"] == 3 and "total" not in body
 
 
 def test_exists(agent):

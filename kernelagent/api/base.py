@@ -108,6 +108,10 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
         else:
             code, message, details = "INTERNAL_ERROR", "Internal error", {}
         self.set_header("Content-Type", "application/json; charset=utf-8")
+        if getattr(self, "body_unread", False):
+            # refused before its body was read (a streamed body over a limit): Tornado closes the
+            # connection after this answer, so say so, or a client may reuse it and see a reset
+            self.set_header("Connection", "close")
         rid = getattr(self, "request_id", None) or str(uuid.uuid4())
         self.set_header("X-Request-ID", rid)
         self.finish(json.dumps(error_body(code, message, rid, self.request.path, details)))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import threading
 from typing import Any
 from urllib.parse import quote
 
 from tornado import iostream, web
+from tornado.http1connection import HTTP1Connection
 
 from ..errors import AgentError, bad_request, missing
 from ..multipart import MultipartParser, boundary_from
@@ -40,24 +44,100 @@ class ReadHandler(FilesHandler):
 
 
 class DownloadHandler(FilesHandler):
+    """Raw bytes with a Content-Length. On a plain TCP connection the body goes out with sendfile
+    from a thread (page cache to socket); otherwise in chunks read ahead in the executor."""
+
     async def get(self) -> None:
         download = await self.services.files.open_download(self.path_arg())
+        self.cancel = threading.Event()
         try:
             self.set_header("Content-Type", "application/octet-stream")
             self.set_header("Content-Length", str(download.size))
             self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(download.name)}")
-            async for chunk in download.chunks():
-                self.write(chunk)
-                await self.flush()
+            if download.size and self._sendfile_ok():
+                await self._sendfile(download)
+            else:
+                # aclosing: if the client goes away, the read in flight is awaited before the close
+                async with contextlib.aclosing(download.chunks()) as chunks:
+                    async for chunk in chunks:
+                        self.write(chunk)
+                        await self.flush()
         except iostream.StreamClosedError:
             return  # the client went away
         finally:
             download.close()
         self.finish()
 
+    def _sendfile_ok(self) -> bool:
+        conn = self.request.connection
+        return (isinstance(conn, HTTP1Connection) and type(conn.stream) is iostream.IOStream
+                and hasattr(conn, "_expected_content_remaining"))
 
+    async def _sendfile(self, download: Any) -> None:
+        await self.flush()  # the headers go out; Tornado's write buffer is empty from here on
+        conn = self.request.connection
+        stream = conn.stream
+        if stream.closed():
+            raise iostream.StreamClosedError()
+        if not isinstance(conn._expected_content_remaining, int):  # Tornado did not take our Content-Length
+            raise RuntimeError("sendfile download without a Content-Length")
+        out_fd = os.dup(stream.socket.fileno())
+        try:
+            sent = await download.send(out_fd, self.cancel)
+        except OSError:
+            stream.close()
+            raise iostream.StreamClosedError() from None
+        finally:
+            os.close(out_fd)
+        # the bytes bypassed Tornado's framing: account for them, so finish() checks the length
+        conn._expected_content_remaining -= sent
+
+    def on_connection_close(self) -> None:
+        cancel = getattr(self, "cancel", None)
+        if cancel is not None:
+            cancel.set()
+
+
+@web.stream_request_body
 class WriteHandler(FilesHandler):
+    """The JSON body is gathered here rather than by Tornado, so a body over the limit
+    (max_body_bytes) is answered with 413 in the contract's envelope instead of Tornado's bare 400."""
+
+    async def prepare(self) -> None:
+        self.body_unread = True  # until post(): the body streams in after prepare
+        await super().prepare()
+        self.limit = self.services.settings.max_body_bytes
+        self.body = bytearray()
+        self.over = 0  # bytes of a chunked body that went over the limit, counted while drained
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > self.limit:
+            raise self._too_large(int(length))
+        # a chunked body is counted in data_received and, once over the limit, drained and thrown
+        # away so the 413 can be answered after it (answering mid-body and closing would reset the
+        # connection under the answer); past twice the limit Tornado cuts the connection
+        self.request.connection.set_max_body_size(2 * self.limit + (1 << 20))
+
+    def _too_large(self, size: int) -> AgentError:
+        return AgentError("FILE_TOO_LARGE", 413,
+                          f"Request body of {size} bytes is above the limit of {self.limit} bytes for "
+                          "/files/write; send large files with POST /files/upload (multipart, streamed)",
+                          {"size": size, "limit": self.limit})
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.over:
+            self.over += len(chunk)
+            return
+        if len(self.body) + len(chunk) > self.limit:  # a chunked body (no Content-Length) grew too large
+            self.over = len(self.body) + len(chunk)
+            self.body = bytearray()
+            return
+        self.body += chunk
+
     async def post(self) -> None:
+        self.body_unread = False
+        if self.over:
+            raise self._too_large(self.over)
+        self.request.body, self.body = bytes(self.body), bytearray()
         self.write_json(await self.services.files.write(self.json_body()))
 
 
@@ -91,6 +171,7 @@ class UploadHandler(FilesHandler):
     to a temp file beside the destination, renamed into place only once the body is complete."""
 
     async def prepare(self) -> None:
+        self.body_unread = True  # until post(): the body streams in after prepare
         await super().prepare()  # auth before a byte of the body is read
         self.error: AgentError | None = None
         self.fields: dict[str, bytearray] = {}
@@ -143,6 +224,7 @@ class UploadHandler(FilesHandler):
             self.current = None
 
     async def post(self) -> None:
+        self.body_unread = False
         if self.error is None:
             try:
                 self.parser.finish()
