@@ -574,9 +574,29 @@ def _copy_spool(spool: tuple[int, str], out: AtomicFile) -> None:
 # --- the service ----------------------------------------------------------------------------
 
 
+class Slots:
+    """A count of things running at once, refused with 429 past its limit."""
+
+    def __init__(self, limit: int, what: str):
+        self.limit = limit
+        self.what = what
+        self.used = 0
+
+    def take(self) -> None:
+        if self.used >= self.limit:
+            raise AgentError("RATE_LIMIT_EXCEEDED", 429,
+                             f"Too many {self.what} at once (max {self.limit}); retry when one ends",
+                             {"limit": self.limit})
+        self.used += 1
+
+    def give(self) -> None:
+        self.used -= 1
+
+
 class FileService:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.transfers = Slots(settings.max_transfers, "uploads and downloads")
         self.chunk = max(64 << 10, settings.file_chunk_bytes)
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kernelagent-files")
         self._watchers = 0

@@ -70,6 +70,7 @@ class Settings:
     file_chunk_bytes: int = 1 << 20  # download chunk and upload write size
     upload_window_bytes: int = 8 << 20  # upload bytes queued for the writer thread before reading pauses
     max_watchers: int = 64  # /files/watch watches at once
+    max_transfers: int = 32  # uploads and downloads at once (each holds a thread)
     max_list_entries: int = 10000  # entries one /files/list answers with; past it truncated: true
 
     # shell commands

@@ -50,6 +50,7 @@ def strict(tmp_path_factory):
         "KERNELAGENT_MAX_UPLOAD_BYTES": str(1 << 20),
         "KERNELAGENT_MAX_BODY_BYTES": str(256 << 10),
         "KERNELAGENT_MAX_LIST_ENTRIES": "5",
+        "KERNELAGENT_MAX_TRANSFERS": "1",
         "KERNELAGENT_WARM_LANGUAGES": "",
     })
     yield a
@@ -476,6 +477,29 @@ def test_interrupted_upload_leaves_old_content(agent):
     assert sorted(p.name for p in d.iterdir()) == ["data.bin"]  # the temp file is gone
     assert target.read_bytes() == b"old content"
     assert agent.get("/files/exists", params={"path": str(target)}).status_code == 200  # agent still serves
+
+
+def test_transfers_at_once_are_capped(strict):
+    """An upload in progress holds the one transfer slot: a download waits its turn with 429."""
+    target = strict.workspace / "slot.bin"
+    target.write_bytes(b"x" * 1000)
+    host, port = strict.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall((f"POST /files/upload HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {strict.token}\r\n"
+                   "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000\r\n\r\n--b\r\n").encode())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r = strict.get("/files/download", params={"path": str(target)})
+            if r.status_code == 429:
+                break
+            time.sleep(0.05)
+        assert_error(r, 429, "RATE_LIMIT_EXCEEDED")
+    deadline = time.monotonic() + 10
+    while strict.get("/files/download", params={"path": str(target)}).status_code != 200:
+        assert time.monotonic() < deadline, "the slot was not given back when the upload's client left"
+        time.sleep(0.05)
+    for _ in range(3):  # finished downloads give their slot back too
+        assert strict.get("/files/download", params={"path": str(target)}).content == b"x" * 1000
 
 
 # --- watch ----------------------------------------------------------------------------------

@@ -36,6 +36,23 @@ class FilesHandler(BaseHandler):
             return None
         return values[-1].decode("utf-8", "surrogateescape")
 
+    def take_transfer_slot(self) -> None:
+        """Uploads and downloads each hold a thread: at most max_transfers run at once."""
+        self.services.files.transfers.take()
+        self.holds_slot = True
+
+    def release_transfer_slot(self) -> None:
+        if getattr(self, "holds_slot", False):
+            self.holds_slot = False
+            self.services.files.transfers.give()
+
+    def on_connection_close(self) -> None:
+        self.release_transfer_slot()
+
+    def on_finish(self) -> None:
+        self.release_transfer_slot()
+        super().on_finish()
+
 
 class ReadHandler(FilesHandler):
     async def get(self) -> None:
@@ -48,6 +65,7 @@ class DownloadHandler(FilesHandler):
     from a thread (page cache to socket); otherwise in chunks read ahead in the executor."""
 
     async def get(self) -> None:
+        self.take_transfer_slot()
         download = await self.services.files.open_download(self.path_arg())
         self.cancel = threading.Event()
         try:
@@ -96,6 +114,7 @@ class DownloadHandler(FilesHandler):
         cancel = getattr(self, "cancel", None)
         if cancel is not None:
             cancel.set()
+        super().on_connection_close()
 
 
 @web.stream_request_body
@@ -185,6 +204,7 @@ class UploadHandler(FilesHandler):
                              {"size": int(length), "limit": limit})
         self.request.connection.set_max_body_size(limit + (1 << 20))
         self.parser = MultipartParser(boundary_from(self.request.headers.get("Content-Type", "")))
+        self.take_transfer_slot()
         self.upload = self.services.files.upload()
         query_path = self.path_arg(required=False)
         if query_path:
@@ -239,11 +259,14 @@ class UploadHandler(FilesHandler):
 
     def on_connection_close(self) -> None:
         # an interrupted upload: throw the temp file away, the destination keeps its old content
-        upload = getattr(self, "upload", None)
-        if upload is not None and not self.finished_ok:
-            asyncio.ensure_future(upload.abort())
+        self._abort_unfinished()
+        super().on_connection_close()
 
     def on_finish(self) -> None:
+        self._abort_unfinished()
+        super().on_finish()
+
+    def _abort_unfinished(self) -> None:
         upload = getattr(self, "upload", None)
         if upload is not None and not self.finished_ok:
             asyncio.ensure_future(upload.abort())
