@@ -27,6 +27,7 @@ import errno
 import heapq
 import logging
 import os
+import secrets
 import select
 import shutil
 import stat
@@ -200,16 +201,29 @@ class AtomicFile:
             else:
                 parent = os.path.dirname(target)
                 os.makedirs(parent, exist_ok=True)
-                self.fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)[:100]}.", suffix=".part",
-                                                     dir=parent)
+                self.fd, self.tmp = self._create_temp(parent, os.path.basename(target), existing is not None)
                 self.direct = False
-                if self.temps is not None:
-                    self.temps.add(self.tmp, existing is not None)
         except FileExistsError:  # a parent component is a file
             raise AgentError("INVALID_PATH", 400, f"A parent of {target} is not a directory",
                              {"path": target}) from None
         except OSError as exc:
             raise os_error(exc, target) from None
+
+    def _create_temp(self, parent: str, name: str, existed: bool) -> tuple[int, str]:
+        """A new temp file beside the target, registered *before* it exists, so a watcher never
+        sees its creation as a stranger's file."""
+        while True:
+            tmp = os.path.join(parent, f".{name[:100]}.{secrets.token_hex(6)}.part")
+            if self.temps is not None:
+                self.temps.add(tmp, existed)
+            try:
+                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
+            except FileExistsError:
+                continue
+            except BaseException:
+                if self.temps is not None:
+                    self.temps.done(tmp)
+                raise
 
     def write(self, data: bytes | memoryview) -> None:
         self.writev([data])
