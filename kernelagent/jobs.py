@@ -393,8 +393,9 @@ class JobService:
                 info = await engine.create_context(req.language)
                 job.context_id = info["context_id"]
                 job.mark_running(info.get("pid"))
-                result = await engine.execute(dataclasses.replace(req, context_id=job.context_id),
-                                              listener=job.on_output)
+                # the whole output reaches the job's spill files, not just what the result keeps
+                run = dataclasses.replace(req, context_id=job.context_id, stream_limit=self.settings.job_spill_bytes)
+                result = await engine.execute(run, listener=job.on_output)
             except asyncio.CancelledError:
                 if not job.kill_requested:
                     job.finish("killed", 137, {"code": "KILLED", "message": "the agent is shutting down"})

@@ -90,6 +90,8 @@ def small_agent(tmp_path_factory):
         "KERNELAGENT_WEBHOOK_RETRIES": "2",
         "KERNELAGENT_WEBHOOK_BACKOFF": "0.1",
         "KERNELAGENT_KILL_GRACE": "1",
+        "KERNELAGENT_MAX_STDOUT_BYTES": "20000",
+        "KERNELAGENT_WARM_LANGUAGES": "python,bash",
     })
     yield a
     a.close()
@@ -265,6 +267,23 @@ def test_output_bounded_in_memory_and_spilled_in_full(small_agent):
     assert len(rec["stdout"].encode()) < 1000 + 200 and rec["stdout"].startswith("line-1\n")
     full = Path(rec["stdout_file"]).read_text()
     assert full.splitlines() == [f"line-{i}" for i in range(1, 2001)]
+
+
+@pytest.mark.parametrize("language,code", [
+    ("python", "for i in range(1, 50001): print(f'line-{i}')"),
+    ("bash", "for i in $(seq 1 50000); do echo line-$i; done"),
+])
+def test_background_execution_spills_its_whole_output(small_agent, language, code):
+    """Past what an /execute answer keeps (20 kB here, cut at the source in Python's kernel), a
+    background execution's spill file still gets every line."""
+    pid = small_agent.post("/execute/background", {"code": code, "language": language}).json()["process_id"]
+    rec = wait_status(small_agent, pid)
+    assert rec["status"] == "completed" and rec["truncated"] is True
+    assert len(rec["stdout"].encode()) < 1000 + 200
+    full = Path(rec["stdout_file"]).read_text()
+    assert full.splitlines() == [f"line-{i}" for i in range(1, 50001)]
+    r = small_agent.execute("print('x' * 30000)")  # the default context keeps its own cap
+    assert r["truncated"] is True and len(r["stdout"]) < 21000
 
 
 # --- webhooks ---

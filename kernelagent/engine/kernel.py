@@ -92,6 +92,7 @@ class Kernel:
         self.last_activity = time.time()
         self.execution_state = "starting"
         # What set-up code has applied on top of the start environment and directory.
+        self.stream_limit = 0  # the source-side output cap set in the kernel, where it has one
         self.base_env: dict[str, str] = {}
         self.env_overlay: dict[str, str] = {}
         self.workdir: str = ""

@@ -16,12 +16,18 @@ SetupCode = Callable[[dict[str, str], list[str], str | None], str]
 
 def python_stream_limit(limit: int) -> str:
     """Trim each execution's stdout/stderr inside the kernel, so a cell printing gigabytes never ships
-    them to the agent. The agent keeps its own cap too; this one is slightly above it so the agent
-    still sees the overflow and reports `truncated`."""
+    them to the agent. The first call installs the hooks; later calls change the limit. The agent
+    keeps its own cap too; this one is set slightly above it so the agent still sees the overflow
+    and reports `truncated`."""
     return f"""
 def _ka_limit_streams(limit):
-    import sys
+    import sys, types
     from collections import OrderedDict
+    state = sys.modules.get('_kernelagent_limits')
+    if state is not None:
+        state.stream = limit
+        return
+    state = sys.modules['_kernelagent_limits'] = types.SimpleNamespace(stream=limit)
     def make_hook():
         used = OrderedDict()
         def hook(msg):
@@ -31,10 +37,10 @@ def _ka_limit_streams(limit):
             used[parent] = sent + len(text)
             while len(used) > 32:
                 used.popitem(last=False)
-            if sent >= limit:
+            if sent >= state.stream:
                 return None
-            if sent + len(text) > limit:
-                msg['content']['text'] = text[:limit - sent]
+            if sent + len(text) > state.stream:
+                msg['content']['text'] = text[:state.stream - sent]
             return msg
         return hook
     for stream in (sys.stdout, sys.stderr):

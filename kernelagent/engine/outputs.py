@@ -88,6 +88,7 @@ class Outputs:
     max_stderr: int
     max_rich: int
     listener: Callable[[str, Any], None] | None = None
+    forward_limit: int | None = None  # stream characters the listener gets; None: what is kept
     stdout: BoundedText = field(init=False)
     stderr: BoundedText = field(init=False)
     rich: list[dict] = field(default_factory=list)
@@ -98,6 +99,7 @@ class Outputs:
     execution_count: int | None = None
 
     def __post_init__(self) -> None:
+        self._forwarded = {"stdout": 0, "stderr": 0}
         self.stdout = BoundedText(self.max_stdout)
         self.stderr = BoundedText(self.max_stderr)
 
@@ -106,10 +108,17 @@ class Outputs:
             self.listener(kind, payload)
 
     def add_stream(self, name: str, text: str) -> None:
+        name = "stderr" if name == "stderr" else "stdout"
         buf = self.stderr if name == "stderr" else self.stdout
         kept = buf.add(text)
-        if kept:
-            self._emit(name if name in ("stdout", "stderr") else "stdout", kept)
+        if self.forward_limit is None:
+            forward = kept
+        else:  # the listener may take more than is kept here (a job spilling to a file)
+            sent = self._forwarded[name]
+            forward = text[:max(self.forward_limit - sent, 0)]
+            self._forwarded[name] = sent + len(forward)
+        if forward:
+            self._emit(name, forward)
 
     def add_display(self, msg_type: str, content: dict) -> None:
         data = content.get("data") or {}

@@ -72,6 +72,9 @@ class ExecuteRequest:
     timeout: float | None = None
     env: dict[str, str] | None = None
     workdir: str | None = None
+    # stdout/stderr characters the listener may receive, beyond what the response keeps (jobs
+    # spill their whole output to files); None: the listener gets what the response keeps
+    stream_limit: int | None = None
 
 
 Listener = Callable[[str, Any], None]
@@ -133,8 +136,8 @@ class Engine:
             await kernel.start(self.settings.workspace, env, self.settings.kernel_start_timeout)
             warmup = lang.warmup
             if lang.stream_limit:
-                cap = max(self.settings.max_stdout_bytes, self.settings.max_stderr_bytes)
-                warmup += lang.stream_limit(cap + 4096)
+                kernel.stream_limit = self._kernel_stream_limit(None)
+                warmup += lang.stream_limit(kernel.stream_limit)
             if warmup:
                 outputs = await kernel.run_silent(warmup, self.settings.kernel_start_timeout)
                 if outputs.error:
@@ -143,6 +146,12 @@ class Engine:
             await kernel.shutdown()
             raise
         return kernel
+
+    def _kernel_stream_limit(self, wanted: int | None) -> int:
+        """The cap set inside kernels that can trim at the source: a little over what the agent
+        keeps, so the agent still sees the overflow and reports it."""
+        cap = max(self.settings.max_stdout_bytes, self.settings.max_stderr_bytes, wanted or 0)
+        return cap + 4096
 
     def _retire(self, kernel: Kernel) -> None:
         """Shut a replaced kernel down in the background."""
@@ -312,10 +321,17 @@ class Engine:
         kernel.env_overlay = dict(overlay)
         kernel.workdir = workdir
 
+    async def _apply_stream_limit(self, kernel: Kernel, wanted: int | None) -> None:
+        limit = self._kernel_stream_limit(wanted)
+        if kernel.language.stream_limit and kernel.stream_limit != limit:
+            await kernel.run_silent(kernel.language.stream_limit(limit), 30.0)
+            kernel.stream_limit = limit
+
     async def _run(self, ctx: Context, req: ExecuteRequest, workdir: str, listener: Listener | None) -> dict:
         s = self.settings
         started = time.monotonic()
-        outputs = Outputs(s.max_stdout_bytes, s.max_stderr_bytes, s.max_rich_bytes, listener=listener)
+        outputs = Outputs(s.max_stdout_bytes, s.max_stderr_bytes, s.max_rich_bytes, listener=listener,
+                          forward_limit=req.stream_limit)
         restarted = False
         if not await ctx.kernel.is_alive():  # it died while idle (killed, out of memory)
             cause, _ = self._death_cause(ctx.kernel)
@@ -331,6 +347,7 @@ class Engine:
         exit_code = 0
         try:
             await self._apply(kernel, self.env_store.overlay(req.env), workdir)
+            await self._apply_stream_limit(kernel, req.stream_limit)
             run = kernel.submit(req.code, outputs)
             try:
                 state = await kernel.wait(run, req.timeout)
