@@ -277,6 +277,35 @@ def test_failed_request_is_not_kept(agent):
     assert again.status_code == 400 and "Idempotent-Replayed" not in again.headers
 
 
+def test_retried_commands_and_jobs_start_once(agent):
+    """The same key on /commands/run, /commands/background and /execute/background starts one
+    piece of work; the same key on another endpoint is another request."""
+    marker = agent.workspace / f"cmd-{uuid.uuid4().hex}.txt"
+    key = str(uuid.uuid4())
+    body = {"command": "sh", "args": ["-c", f"echo x >> {marker}; echo ok"]}
+    runs = [agent.post("/commands/run", body, headers={"Idempotency-Key": key}) for _ in range(2)]
+    assert runs[0].json() == runs[1].json() and runs[1].headers["Idempotent-Replayed"] == "true"
+    assert lines_in(marker) == 1
+    started = [agent.post("/commands/background", body, headers={"Idempotency-Key": key}) for _ in range(2)]
+    assert started[0].status_code == 422  # same key, other endpoint: refused, not confused
+    bkey = str(uuid.uuid4())
+    started = [agent.post("/commands/background", body, headers={"Idempotency-Key": bkey}) for _ in range(2)]
+    assert started[0].json()["process_id"] == started[1].json()["process_id"]
+    deadline = time.monotonic() + 20
+    while lines_in(marker) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert lines_in(marker) == 2
+    code = appending_code(marker)
+    ekey = str(uuid.uuid4())
+    jobs = [agent.post("/execute/background", {"code": code}, headers={"Idempotency-Key": ekey}) for _ in range(2)]
+    assert jobs[0].json()["process_id"] == jobs[1].json()["process_id"]
+    pid = jobs[0].json()["process_id"]
+    while agent.get(f"/execute/processes/{pid}").json()["status"] == "running" and time.monotonic() < deadline + 20:
+        time.sleep(0.1)
+    assert lines_in(marker) == 3
+
+
 def test_cache_clear(agent, sdk):
     marker = agent.workspace / f"ran-{uuid.uuid4().hex}.txt"
     code = appending_code(marker)

@@ -10,6 +10,7 @@ from typing import Any
 
 from tornado import web, websocket
 
+from ..cache import idempotency_key
 from ..errors import AgentError, bad_request, missing
 from ..timeutil import utc_now_iso
 
@@ -88,6 +89,15 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
                 raise missing(name)
             return default
         return value
+
+    async def run_once(self, body: dict[str, Any], run: Any) -> Any:
+        """Start work at most once per idempotency key (cache.py): a retry carrying the same key
+        gets the first answer, marked with Idempotent-Replayed. Without a key, just run."""
+        key = idempotency_key(self.request.headers, body)
+        result, replayed = await self.services.cache.run(key, {"endpoint": self.request.path, **body}, run)
+        if replayed:
+            self.set_header("Idempotent-Replayed", "true")
+        return result
 
     # --- output ---
 

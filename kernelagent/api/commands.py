@@ -9,14 +9,16 @@ class CommandRunHandler(BaseHandler):
     """POST /commands/run: 200 with the exit code whatever the command did."""
 
     async def post(self) -> None:
-        self.write_json(await self.services.commands.run(self.json_body()))
+        body = self.json_body()
+        self.write_json(await self.run_once(body, lambda: self.services.commands.run(body)))
 
 
 class CommandBackgroundHandler(BaseHandler):
     """POST /commands/background: registered like a background execution."""
 
     async def post(self) -> None:
-        self.write_json(await self.services.jobs.start_command(self.json_body()))
+        body = self.json_body()
+        self.write_json(await self.run_once(body, lambda: self.services.jobs.start_command(body)))
 
 
 routes = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..cache import idempotency_key
 from ..timeutil import utc_now_iso
 from .base import BaseHandler
 
@@ -14,11 +13,7 @@ class ExecuteHandler(BaseHandler):
         engine = self.services.engine
         body = self.json_body()
         req = engine.parse_request(body)
-        key = idempotency_key(self.request.headers, body)
-        result, replayed = await self.services.cache.run(key, body, lambda: engine.execute(req))
-        if replayed:
-            self.set_header("Idempotent-Replayed", "true")
-        self.write_json(result)
+        self.write_json(await self.run_once(body, lambda: engine.execute(req)))
 
 
 class ContextsHandler(BaseHandler):

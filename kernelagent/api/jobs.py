@@ -11,14 +11,16 @@ class BackgroundExecuteHandler(BaseHandler):
     """POST /execute/background: runs in a kernel of its own; answers at once with the process id."""
 
     async def post(self) -> None:
-        self.write_json(await self.services.jobs.start_background(self.json_body()))
+        body = self.json_body()
+        self.write_json(await self.run_once(body, lambda: self.services.jobs.start_background(body)))
 
 
 class AsyncExecuteHandler(BaseHandler):
     """POST /execute/async: answers `queued`; the result is POSTed to callback_url when done."""
 
     async def post(self) -> None:
-        self.write_json(await self.services.jobs.start_async(self.json_body()))
+        body = self.json_body()
+        self.write_json(await self.run_once(body, lambda: self.services.jobs.start_async(body)))
 
 
 class ProcessesHandler(BaseHandler):
