@@ -112,3 +112,10 @@ def test_rsa_public_key(agent_factory):
     a = agent_factory(jwt_public_key=_pem_public(key), jwt_secret="", pool_size=0)
     token = jwt.encode({"exp": int(time.time()) + 600}, key, algorithm="RS256")
     assert _get(a, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_root_lists_endpoints(agent):
+    body = agent.get("/").json()
+    assert body["agent"] == "kernelagent"
+    assert {"/execute", "/health", "/files/read", "/terminal"} <= set(body["endpoints"])
+    assert _get(agent, "/").status_code == 401

@@ -76,12 +76,26 @@ def _all_routes():
         yield from module.routes
 
 
+class RootHandler(BaseHandler):
+    """GET /: what this agent is and the endpoints it serves."""
+
+    def get(self) -> None:
+        self.write_json({
+            "agent": "kernelagent",
+            "version": __version__,
+            "api": "HopX VM Agent API",
+            "endpoints": sorted(path for path, _ in _all_routes()),
+            "timestamp": utc_now_iso(),
+        })
+
+
 class PingHandler(BaseHandler):
     def get(self) -> None:
         self.write_json({"status": "ok", "message": "pong", "timestamp": utc_now_iso()})
 
 
 routes = [
+    (r"/", RootHandler),
     (r"/health", HealthHandler),
     (r"/info", InfoHandler),
     (r"/ping", PingHandler),
