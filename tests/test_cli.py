@@ -44,3 +44,24 @@ def test_serve_without_key_generates_token(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_kernels_end_with_an_agent_killed_outright(agent_factory):
+    """SIGKILL leaves the agent no chance to clean up: every kernel must notice and exit by itself."""
+    import signal
+
+    import psutil
+
+    a = agent_factory(warm_languages="all")
+    kids = psutil.Process(a.proc.pid).children(recursive=True)
+    assert len(kids) >= 5
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(10)
+    deadline = time.monotonic() + 15
+    alive = kids
+    while alive and time.monotonic() < deadline:
+        alive = [k for k in alive if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    for k in alive:
+        k.kill()
+    assert not alive, [k.name() for k in alive]
