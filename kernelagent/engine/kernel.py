@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import time
 import uuid
 from typing import Any
@@ -23,6 +24,8 @@ log = logging.getLogger("kernelagent.kernel")
 # After execute_reply, how long to wait for the iopub "idle" that ends a run; covers the rare
 # case of an idle message lost to the PUB socket's high-water mark.
 IDLE_AFTER_REPLY = 1.0
+# The environment variable naming a kernel's scratch directory (see Kernel.start).
+SCRATCH_ENV = "KA_KERNEL_SCRATCH"
 # How often a waiting run checks that the kernel process is still alive.
 ALIVE_POLL = 0.25
 
@@ -85,6 +88,7 @@ class Kernel:
         )
         if transport == "tcp":
             self.km.ip = "127.0.0.1"  # loopback only; messages are signed with the connection key
+        self.scratch = os.path.join(runtime_dir, f"kernel-{self.id}.scratch")
         self.kc = None
         self._runs: dict[str, Run] = {}
         self._tasks: list[asyncio.Task] = []
@@ -100,7 +104,10 @@ class Kernel:
     async def start(self, cwd: str, env: dict[str, str], timeout: float) -> None:
         self.workdir = cwd
         self.base_env = dict(env)
-        await self.km.start_kernel(cwd=cwd, env=env)
+        # Wrapper kernels keep their scratch files here; it goes with the kernel, even one killed
+        # outright, which never runs its own clean-up.
+        os.mkdir(self.scratch, 0o700)
+        await self.km.start_kernel(cwd=cwd, env={**env, SCRATCH_ENV: self.scratch})
         self.kc = self.km.client()
         self.kc.start_channels()
         await self.kc.wait_for_ready(timeout=timeout)
@@ -203,6 +210,7 @@ class Kernel:
             await self.km.shutdown_kernel(now=True)
         except Exception as exc:
             log.warning("kernel %s: shutdown: %s", self.id, exc)
+        await asyncio.to_thread(shutil.rmtree, self.scratch, True)
         self.execution_state = "dead"
 
     def info(self) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class BashKernel(WrapperKernel):
         self._cell_id = 0
         self._waiting: dict[int, asyncio.Future] = {}
         self._status_buf = ""
-        self._dir = tempfile.mkdtemp(prefix="ka-bash-")  # mode 0700
+        self._dir = tempfile.mkdtemp(prefix="ka-bash-", dir=os.environ.get("KA_KERNEL_SCRATCH"))  # mode 0700
         self._start_task: asyncio.Task | None = None
         self._bash_newline_due = False
 

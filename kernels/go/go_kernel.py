@@ -61,7 +61,7 @@ class GoKernel(WrapperKernel):
         super().__init__(**kwargs)
         self.root = cache_root()
         os.makedirs(os.path.join(self.root, "bin"), exist_ok=True)
-        self.project = tempfile.mkdtemp(prefix="ka-go-")
+        self.project = tempfile.mkdtemp(prefix="ka-go-", dir=os.environ.get("KA_KERNEL_SCRATCH"))
         with open(os.path.join(self.project, "go.mod"), "w") as f:
             f.write("module cell\n\ngo 1.19\n")
         self.imports: list[tuple[list[str], str]] = []  # (names, source)

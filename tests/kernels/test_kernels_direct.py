@@ -132,7 +132,7 @@ async def start_kernel(name, tmp):
     )
     if transport == "ipc":
         km.ip = str(tmp / f"{name}-ipc")
-    await km.start_kernel()
+    await km.start_kernel(env={**os.environ, "KA_KERNEL_SCRATCH": str(tmp)})  # as the agent does
     kc = km.client()
     kc.start_channels()
     await kc.wait_for_ready(timeout=60)
