@@ -105,7 +105,22 @@ class WrapperKernel(Kernel):
         self._stream_buf: tuple[str, dict, list[str]] | None = None
         self._stream_chars = 0
         self._stream_timer: asyncio.TimerHandle | None = None
+        self._start_task: asyncio.Task | None = None
         signal.signal(signal.SIGINT, self._on_sigint)
+
+    def start(self):
+        super().start()
+        # Start the child as soon as the loop runs, so a pooled kernel is warm before its first cell.
+        self.io_loop.add_callback(self.ensure_started)
+
+    def ensure_started(self) -> asyncio.Task:
+        """start_child(), begun once; await it (for its result) before talking to the child."""
+        if self._start_task is None:
+            self._start_task = asyncio.ensure_future(self.start_child())
+        return self._start_task
+
+    async def start_child(self):
+        """Start what the kernel drives: its child process, or a tool it builds."""
 
     def _on_sigint(self, signum, frame) -> None:
         self.interrupts += 1

@@ -51,20 +51,10 @@ class BashKernel(WrapperKernel):
         self._waiting: dict[int, asyncio.Future] = {}
         self._status_buf = ""
         self._dir = tempfile.mkdtemp(prefix="ka-bash-", dir=os.environ.get("KA_KERNEL_SCRATCH"))  # mode 0700
-        self._start_task: asyncio.Task | None = None
         self._bash_newline_due = False
 
-    def start(self):
-        super().start()
-        # Start bash as soon as the loop runs, so a pooled kernel is warm before its first cell.
-        self.io_loop.add_callback(self._ensure_started)
 
-    def _ensure_started(self) -> asyncio.Task:
-        if self._start_task is None:
-            self._start_task = asyncio.ensure_future(self._start())
-        return self._start_task
-
-    async def _start(self) -> None:
+    async def start_child(self) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         status_r, status_w = os.pipe()
@@ -133,7 +123,7 @@ class BashKernel(WrapperKernel):
         return await fut
 
     async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kw):
-        await self._ensure_started()
+        await self.ensure_started()
         if not code.strip():
             return self.ok_reply()
         path = os.path.join(self._dir, "cell.sh")

@@ -66,18 +66,9 @@ class GoKernel(WrapperKernel):
             f.write("module cell\n\ngo 1.19\n")
         self.imports: list[tuple[list[str], str]] = []  # (names, source)
         self.decls: list[tuple[list[str], str, str]] = []  # (names, source, //line directive)
-        self._helper_task: asyncio.Task | None = None
 
-    def start(self):
-        super().start()
-        self.io_loop.add_callback(self._helper)  # build the cell splitter before the first cell
-
-    def _helper(self) -> asyncio.Task:
-        if self._helper_task is None:
-            self._helper_task = asyncio.ensure_future(self._build_helper())
-        return self._helper_task
-
-    async def _build_helper(self) -> str:
+    async def start_child(self) -> str:
+        """Build the cell splitter (a small Go program) before the first cell; returns its path."""
         src_dir = os.path.join(HERE, "gocell")
         with open(os.path.join(src_dir, "main.go"), "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()[:16]
@@ -137,7 +128,7 @@ class GoKernel(WrapperKernel):
         if not code.strip():
             return self.ok_reply()
         interrupts_before = self.interrupts
-        helper = await self._helper()
+        helper = await self.ensure_started()
         rc, out = await self._run_tool([helper], cwd=self.project, stdin=code.encode())
         parsed = json.loads(out) if rc == 0 else {"error": out}
         if "error" in parsed:

@@ -47,18 +47,9 @@ class NodeKernel(WrapperKernel):
         self._cell: tuple[int, asyncio.Future] | None = None
         self._next_id = 0
         self._events_buf = ""
-        self._start_task: asyncio.Task | None = None
 
-    def start(self):
-        super().start()
-        self.io_loop.add_callback(self._ensure_started)  # warm before the first cell
 
-    def _ensure_started(self) -> asyncio.Task:
-        if self._start_task is None:
-            self._start_task = asyncio.ensure_future(self._start())
-        return self._start_task
-
-    async def _start(self) -> None:
+    async def start_child(self) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         event_r, event_w = os.pipe()
@@ -110,7 +101,7 @@ class NodeKernel(WrapperKernel):
 
     async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kw):
         try:
-            await self._ensure_started()
+            await self.ensure_started()
             self._next_id += 1
             fut = asyncio.get_running_loop().create_future()
             self._cell = (self._next_id, fut)
