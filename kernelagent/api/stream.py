@@ -14,7 +14,6 @@ import json
 import logging
 from typing import Any
 
-from ..validate import resolve_workdir
 from ..errors import AgentError
 from ..timeutil import utc_now_iso
 from .base import AuthWebSocketHandler
@@ -64,13 +63,8 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
 
     async def _run_stream(self, msg: dict) -> None:
         engine = self.services.engine
-        try:
-            body = dict(msg)
-            workdir = body.pop("workdir", None)
-            working_dir = body.pop("working_dir", None)
-            body["workdir"] = resolve_workdir(self.services.settings,
-                                              workdir if workdir is not None else working_dir)
-            result = await engine.execute(engine.parse_request(body), listener=self._listener)
+        try:  # the frame is an /execute body (both workdir spellings included)
+            result = await engine.execute(engine.parse_request(msg), listener=self._listener)
         except AgentError as exc:
             self._error(exc.code, exc.message, details=exc.details)
             self.send_json({"type": "complete", "success": False, "timestamp": utc_now_iso()})
