@@ -37,11 +37,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from .errors import AgentError, bad_request, missing
 from .settings import Settings
 from .timeutil import iso_from_epoch, utc_now_iso
+
+if TYPE_CHECKING:
+    from .watch import Watch
 
 log = logging.getLogger("kernelagent.files")
 
@@ -689,7 +692,7 @@ class FileService:
                                          f"Is a directory: {raw} (use /files/list to list it)", {"path": raw})
                     if st.st_size > limit:
                         raise too_large(raw, st.st_size, limit, "File",
-                                        f" for /files/read; download it with GET /files/download?path=... "
+                                        " for /files/read; download it with GET /files/download?path=... "
                                         "which streams any size")
                     data = f.read(limit + 1)
             except IsADirectoryError:

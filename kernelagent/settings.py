@@ -92,8 +92,11 @@ class Settings:
     webhook_backoff: float = 1.0  # first retry delay in seconds, doubled each time (capped at 60)
     webhook_timeout: float = 10.0  # per delivery attempt
 
-    def languages_warm(self) -> list[str]:
-        return [s.strip() for s in self.warm_languages.split(",") if s.strip()]
+    def languages_warm(self, available: list[str]) -> list[str]:
+        """The available languages that start warm ("all" means every one)."""
+        if self.warm_languages.strip() == "all":
+            return list(available)
+        return [s.strip() for s in self.warm_languages.split(",") if s.strip() in available]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

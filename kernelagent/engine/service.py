@@ -100,8 +100,7 @@ class Engine:
         self.runtime_dir = tempfile.mkdtemp(prefix="kernelagent-")
         os.chmod(self.runtime_dir, 0o700)
         self.available = self._find_languages()
-        warm = self.available if self.settings.warm_languages.strip() == "all" else self.settings.languages_warm()
-        sizes = {lang: self.settings.pool_size for lang in warm if lang in self.available}
+        sizes = {lang: self.settings.pool_size for lang in self.settings.languages_warm(self.available)}
         self.pool = KernelPool(self._start_kernel, sizes)
         self.pool.fill()
         self._cull_task = asyncio.create_task(self._cull_loop())
@@ -168,7 +167,7 @@ class Engine:
         cid = f"default-{lang.name}"
         ctx = self.contexts.get(cid)
         if ctx is None:
-            kernel = await self.pool.take(lang.name)
+            kernel = await self._take_kernel(lang)
             ctx = self.contexts.get(cid)  # another request may have made it meanwhile
             if ctx is None:
                 ctx = self.contexts[cid] = Context(cid, lang, kernel, default=True)
@@ -436,7 +435,5 @@ class Engine:
         cause, exit_code = self._death_cause(kernel)
         await self._replace_kernel(ctx, kernel)
         message = f"The kernel died ({cause}); its state was lost and a fresh kernel replaces it"
-        if ctx.kernel is kernel:
-            message = f"The kernel died ({cause}); its state was lost"
         return {"code": "KERNEL_DIED", "message": message, "ename": "KernelDied", "evalue": message,
                 "traceback": [], "state_preserved": False, "kernel_restarted": True}, exit_code
