@@ -1,24 +1,31 @@
-"""make_app: the one routes table. Each api module lists its own routes; this joins them."""
+"""make_app: the one routes table. Each api module lists its own routes; this joins them.
+
+The table is also kept in the application's settings (`routes`), where the handlers that
+describe the agent (/, /info, /openapi.json) read it, so nothing imports this module back.
+"""
 
 from __future__ import annotations
 
 from tornado import web
 
-from .api import cache, commands, env, execute, files, jobs, observe, stream, system, terminal
+from .api import cache, commands, env, execute, files, jobs, metrics, stream, system, terminal
 from .api.base import NotFoundHandler
+from .api.routing import Route
 from .services import Services
 
-ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, observe, cache, terminal]
+ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal]
+
+
+def all_routes() -> list[Route]:
+    return [route for module in ROUTE_MODULES for route in module.routes]
 
 
 def make_app(services: Services) -> web.Application:
-    routes = []
-    for module in ROUTE_MODULES:
-        for path, handler in module.routes:
-            routes.append((path, handler, {"services": services, "route": path}))
+    routes = all_routes()
     return web.Application(
-        routes,
+        [(r.pattern, r.handler, {"services": services, "route": r.path}) for r in routes],
         default_handler_class=NotFoundHandler,
         default_handler_args={"services": services},
         websocket_ping_interval=20,
+        routes=routes,
     )

@@ -11,7 +11,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from .errors import AgentError
+from .core.errors import AgentError
 from .settings import Settings
 
 VERIFIED_CACHE_SIZE = 256

@@ -21,11 +21,11 @@ from typing import Any, Callable
 import psutil
 
 from .environment import EnvStore, validate_env
-from .errors import bad_request, missing
+from .core.errors import bad_request, missing
 from .settings import Settings
-from .timeutil import utc_now_iso
-from .validate import parse_timeout, resolve_workdir
-from .engine.outputs import BoundedText
+from .core.clock import utc_now_iso
+from .core.workdir import parse_timeout, resolve_workdir
+from .core.text import BoundedText
 
 EXIT_TIMEOUT = 124  # as coreutils' `timeout`
 READ_CHUNK = 64 << 10

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import bad_request
+from .core.errors import bad_request
 
 
 def agent_base_env() -> dict[str, str]:
@@ -55,6 +55,15 @@ class EnvStore:
         count = len(self._vars)
         self._vars = {}
         return count
+
+    def patch(self, changes: dict[str, str | None]) -> dict[str, str]:
+        """JSON merge-patch: set each variable given a value, remove each given null."""
+        for key, value in changes.items():
+            if value is None:
+                self._vars.pop(key, None)
+            else:
+                self._vars[key] = value
+        return self.all()
 
     def delete(self, key: str) -> bool:
         return self._vars.pop(key, None) is not None

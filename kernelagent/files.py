@@ -39,9 +39,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
-from .errors import AgentError, bad_request, missing
+from .core.errors import AgentError, bad_request, missing
 from .settings import Settings
-from .timeutil import iso_from_epoch, utc_now_iso
+from .core.clock import iso_from_epoch, utc_now_iso
 
 if TYPE_CHECKING:
     from .watch import Watch

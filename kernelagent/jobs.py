@@ -28,12 +28,12 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from . import __version__
 from .commands import CommandRun, CommandService, kill_tree, tree_snapshot
-from .validate import resolve_workdir
-from .engine.outputs import BoundedText
+from .core.workdir import resolve_workdir
+from .core.text import BoundedText
 from .engine.service import Engine, ExecuteRequest
-from .errors import AgentError, bad_request, not_found
+from .core.errors import AgentError, bad_request, not_found
 from .settings import Settings
-from .timeutil import iso_from_epoch, utc_now_iso
+from .core.clock import iso_from_epoch, utc_now_iso
 
 log = logging.getLogger("kernelagent.jobs")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import email.message
 from dataclasses import dataclass, field
 
-from .errors import bad_request
+from .core.errors import bad_request
 
 MAX_PART_HEADER_BYTES = 16 << 10
 

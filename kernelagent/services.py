@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
-from . import __version__
 from .auth import Authenticator
-from .cache import ExecutionCache
+from .idempotency import ExecutionCache
 from .commands import CommandService
 from .engine import Engine
 from .environment import EnvStore
 from .files import FileService
 from .jobs import JobService
-from .observe import Metrics
+from .metrics import Metrics
+from .core.clock import Uptime
 from .settings import Settings
 from .terminal import TerminalManager
 
 
 @dataclass
 class Services:
+    """Every service of the agent, built once at start and handed to the handlers."""
+
     settings: Settings
     auth: Authenticator
     env: EnvStore
@@ -31,8 +32,7 @@ class Services:
     files: FileService
     commands: CommandService
     jobs: JobService
-    started_at: float = field(default_factory=time.time)
-    version: str = __version__
+    uptime: Uptime = field(default_factory=Uptime)
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
@@ -41,10 +41,10 @@ class Services:
         cache = ExecutionCache(settings)
         terminals = TerminalManager(settings, env)
         commands = CommandService(settings, env)
-        started_at = time.time()
-        metrics = Metrics(settings, engine, cache, terminals, started_at)
+        uptime = Uptime()
+        metrics = Metrics(settings, engine, cache, terminals, uptime)
         return cls(settings=settings, auth=Authenticator(settings), env=env, engine=engine, cache=cache,
-                   terminals=terminals, metrics=metrics, started_at=started_at,
+                   terminals=terminals, metrics=metrics, uptime=uptime,
                    files=FileService(settings), commands=commands,
                    jobs=JobService(settings, engine, commands))
 
@@ -59,6 +59,3 @@ class Services:
         await self.cache.stop()
         await self.engine.stop()
         self.files.close()
-
-    def uptime(self) -> float:
-        return time.time() - self.started_at

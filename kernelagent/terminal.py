@@ -26,7 +26,7 @@ import psutil
 from ptyprocess import PtyProcess
 
 from .environment import EnvStore
-from .errors import AgentError, bad_request
+from .core.errors import AgentError, bad_request
 from .settings import Settings
 
 log = logging.getLogger("kernelagent.terminal")

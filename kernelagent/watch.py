@@ -16,7 +16,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from .timeutil import utc_now_iso
+from .core.clock import utc_now_iso
 
 log = logging.getLogger("kernelagent.watch")
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from kernelagent.errors import AgentError
+from kernelagent.core.errors import AgentError
 from kernelagent.multipart import MultipartParser, boundary_from
 
 B = "b0und4ry"

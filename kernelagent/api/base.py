@@ -8,13 +8,20 @@ import traceback
 import uuid
 from typing import Any
 
+from pydantic import BaseModel
 from tornado import web, websocket
 
-from ..cache import idempotency_key
-from ..errors import AgentError, bad_request, missing
-from ..timeutil import utc_now_iso
+from ..core.clock import utc_now_iso
+from ..core.errors import AgentError, bad_request, missing
+from ..idempotency import KEY_FIELD, idempotency_key
+from ..models.base import M, parse_json, parse_object
 
 log = logging.getLogger("kernelagent.api")
+
+
+def error_frame(code: str, message: str, **extra: Any) -> dict:
+    """The one error frame of every WebSocket: the envelope's fields, typed as a frame."""
+    return {"type": "error", "error": message, "message": message, "code": code, "timestamp": utc_now_iso(), **extra}
 
 
 def error_body(code: str, message: str, request_id: str, path: str, details: dict | None = None) -> dict:
@@ -55,6 +62,8 @@ class ServiceMixin:
 
 
 class BaseHandler(ServiceMixin, web.RequestHandler):
+    """Every HTTP handler: auth in prepare(), typed input, JSON output, errors in the envelope."""
+
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
 
@@ -90,11 +99,38 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
             return default
         return value
 
-    async def run_once(self, body: dict[str, Any], run: Any) -> Any:
-        """Start work at most once per idempotency key (cache.py): a retry carrying the same key
-        gets the first answer, marked with Idempotent-Replayed. Without a key, just run."""
-        key = idempotency_key(self.request.headers, body)
-        result, replayed = await self.services.cache.run(key, {"endpoint": self.request.path, **body}, run)
+    def parse_body(self, model: type[M], required: bool = True) -> M:
+        """The JSON body as `model` (400 in the envelope, naming the field, when it is not)."""
+        return parse_json(model, self.request.body, required)
+
+    def parse_query(self, model: type[M]) -> M:
+        """The query arguments as `model`, each taken exactly as sent (the last of repeats).
+
+        Tornado's own getter strips whitespace and turns control characters into spaces, which
+        would hide a NUL from the path policy and change names that end in spaces.
+        """
+        args: dict[str, str] = {}
+        for name, values in self.request.query_arguments.items():
+            try:
+                args[name] = values[-1].decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad_request(f"Query argument '{name}' is not valid UTF-8", field=name) from None
+        return parse_object(model, args)
+
+    async def run_once(self, body: BaseModel | dict[str, Any], run: Any) -> Any:
+        """Start work at most once per idempotency key (idempotency.py): a retry carrying the same
+        key gets the first answer, marked with Idempotent-Replayed. Without a key, just run."""
+        if isinstance(body, BaseModel):
+            fields = body.model_dump(mode="json", exclude={KEY_FIELD})
+            body_key = getattr(body, KEY_FIELD, None)
+        else:
+            fields = {k: v for k, v in body.items() if k != KEY_FIELD}
+            body_key = body.get(KEY_FIELD)
+            if body_key is not None and not isinstance(body_key, str):
+                raise bad_request("Idempotency key must be a string", field=KEY_FIELD)
+        key = idempotency_key(self.request.headers, body_key)
+        request = {"endpoint": self.request.path, "body": fields}
+        result, replayed = await self.services.cache.run(key, request, run)
         if replayed:
             self.set_header("Idempotent-Replayed", "true")
         return result
@@ -103,7 +139,10 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(data, default=str))
+        if isinstance(data, BaseModel):
+            self.finish(data.model_dump_json())
+        else:
+            self.finish(json.dumps(data, default=str))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

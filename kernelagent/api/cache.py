@@ -1,32 +1,40 @@
-"""The execution cache: /cache/stats, /cache/clear, /cache."""
+"""The execution cache (answers kept per idempotency key): /cache, /cache/stats, /cache/clear."""
 
 from __future__ import annotations
 
 import socket
 
 from .. import __version__
-from ..timeutil import utc_now_iso
+from ..core.clock import utc_now_iso
+from ..models.system import CacheCleared, CacheInfo, CacheStats
 from .base import BaseHandler
+from .routing import Route, op
 
 
 class CacheStatsHandler(BaseHandler):
-    def get(self) -> None:
-        self.write_json(self.services.cache.stats())
+    """GET /cache/stats."""
+
+    @op("Execution cache figures", response=CacheStats)
+    def get(self) -> CacheStats:
+        return self.services.cache.stats()
 
 
 class CacheClearHandler(BaseHandler):
-    def post(self) -> None:
+    """POST /cache/clear."""
+
+    @op("Forget every kept answer", response=CacheCleared)
+    def post(self) -> CacheCleared:
         removed = self.services.cache.clear()
-        self.write_json({"message": "Cache cleared successfully", "entries_removed": removed,
-                         "timestamp": utc_now_iso()})
+        return {"message": "Cache cleared successfully", "entries_removed": removed, "timestamp": utc_now_iso()}
 
 
 class CacheHandler(BaseHandler):
     """GET /cache: the docs' agent-info shape, with the stats and the kept keys (not their answers)."""
 
-    def get(self) -> None:
+    @op("The cache's figures and kept keys", response=CacheInfo)
+    def get(self) -> CacheInfo:
         cache = self.services.cache
-        self.write_json({
+        return {
             "agent": "kernelagent",
             "status": "running",
             "version": __version__,
@@ -35,11 +43,11 @@ class CacheHandler(BaseHandler):
             "stats": cache.stats(),
             "entries": cache.entries(),
             "timestamp": utc_now_iso(),
-        })
+        }
 
 
 routes = [
-    (r"/cache", CacheHandler),
-    (r"/cache/stats", CacheStatsHandler),
-    (r"/cache/clear", CacheClearHandler),
+    Route("/cache", CacheHandler),
+    Route("/cache/stats", CacheStatsHandler),
+    Route("/cache/clear", CacheClearHandler),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .routing import Route
 from .base import BaseHandler
 
 
@@ -22,6 +23,6 @@ class CommandBackgroundHandler(BaseHandler):
 
 
 routes = [
-    (r"/commands/run", CommandRunHandler),
-    (r"/commands/background", CommandBackgroundHandler),
+    Route("/commands/run", CommandRunHandler),
+    Route("/commands/background", CommandBackgroundHandler),
 ]

@@ -1,4 +1,4 @@
-"""Global environment variables: GET/PUT/PATCH/DELETE /env and DELETE /env/{key}.
+"""Global environment variables: GET/PUT/PATCH/DELETE /env, GET/DELETE /env/{key}.
 
 PUT and PATCH answer 200 with the resulting variables (the SDK takes `env_vars` from a 200 JSON
 body as readily as it takes a 204). Values are never masked: the SDK's env.delete() re-PUTs what
@@ -9,62 +9,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..environment import validate_env
-from ..errors import missing
-from ..timeutil import utc_now_iso
+from ..core.clock import utc_now_iso
+from ..models.env import EnvAnswer, EnvKeyAnswer, EnvPatch, EnvReplace
 from .base import BaseHandler
+from .routing import Route, op
 
 
-def env_body(env_vars: dict[str, str], **extra: Any) -> dict[str, Any]:
-    return {"env_vars": env_vars, "count": len(env_vars), **extra, "timestamp": utc_now_iso()}
-
-
-def _variables(body: dict[str, Any]) -> Any:
-    for key in ("env_vars", "env", "variables"):
-        if key in body:
-            return body[key]
-    raise missing("env_vars")
+def answer(env_vars: dict[str, str], **extra: Any) -> EnvAnswer:
+    return {"env_vars": env_vars, "count": len(env_vars), **extra, "timestamp": utc_now_iso()}  # type: ignore[typeddict-item]
 
 
 class EnvHandler(BaseHandler):
-    def get(self) -> None:
-        self.write_json(env_body(self.services.env.all()))
+    """The whole set of global variables."""
 
-    def put(self) -> None:
-        """Replace every global variable (an OAS `merge: true` flag is ignored, as the contract says)."""
-        env = validate_env(_variables(self.json_body()), "env_vars")
-        self.write_json(env_body(self.services.env.replace(env)))
+    @op("List the global environment variables", response=EnvAnswer)
+    def get(self) -> EnvAnswer:
+        return answer(self.services.env.all())
 
-    def patch(self) -> None:
-        """Merge; a null value removes that variable (JSON merge-patch)."""
-        raw = _variables(self.json_body())
-        removed = []
-        if isinstance(raw, dict):
-            removed = [k for k, v in raw.items() if v is None]
-            raw = {k: v for k, v in raw.items() if v is not None}
-        env = validate_env(raw, "env_vars")
-        store = self.services.env
-        for key in removed:
-            store.delete(key)
-        self.write_json(env_body(store.merge(env)))
+    @op("Replace every global variable", body=EnvReplace, response=EnvAnswer)
+    def put(self, body: EnvReplace) -> EnvAnswer:
+        return answer(self.services.env.replace(body.chosen()))
 
-    def delete(self) -> None:
-        cleared = self.services.env.clear()
-        self.write_json(env_body({}, cleared=cleared))
+    @op("Merge variables into the global set; a null value removes that variable", body=EnvPatch, response=EnvAnswer)
+    def patch(self, body: EnvPatch) -> EnvAnswer:
+        return answer(self.services.env.patch(body.chosen()))
+
+    @op("Remove every global variable", response=EnvAnswer)
+    def delete(self) -> EnvAnswer:
+        return answer({}, cleared=self.services.env.clear())
 
 
 class EnvKeyHandler(BaseHandler):
-    def get(self, key: str) -> None:
-        env = self.services.env.all()
-        self.write_json({"key": key, "value": env.get(key), "exists": key in env, "timestamp": utc_now_iso()})
+    """One global variable."""
 
-    def delete(self, key: str) -> None:
-        """Idempotent: 200 with what remains, `deleted` telling whether the key was there."""
+    @op("Read one global variable", response=EnvKeyAnswer)
+    def get(self, key: str) -> EnvKeyAnswer:
+        env = self.services.env.all()
+        return {"key": key, "value": env.get(key), "exists": key in env, "timestamp": utc_now_iso()}
+
+    @op("Remove one global variable (idempotent: `deleted` says whether it was there)", response=EnvAnswer)
+    def delete(self, key: str) -> EnvAnswer:
         deleted = self.services.env.delete(key)
-        self.write_json(env_body(self.services.env.all(), key=key, deleted=deleted))
+        return answer(self.services.env.all(), key=key, deleted=deleted)
 
 
 routes = [
-    (r"/env", EnvHandler),
-    (r"/env/([^/]+)", EnvKeyHandler),
+    Route("/env", EnvHandler),
+    Route("/env/{key}", EnvKeyHandler),
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..timeutil import utc_now_iso
+from ..core.clock import utc_now_iso
+from .routing import Route
 from .base import BaseHandler
 
 
@@ -52,12 +53,12 @@ class SessionsHandler(BaseHandler):
 
 
 routes = [
-    (r"/execute", ExecuteHandler),
-    (r"/execute/rich", ExecuteHandler),
-    (r"/execute/ipython", ExecuteHandler),
-    (r"/contexts", ContextsHandler),
-    (r"/contexts/([^/]+)", ContextHandler),
-    (r"/contexts/([^/]+)/interrupt", ContextInterruptHandler),
-    (r"/contexts/([^/]+)/restart", ContextRestartHandler),
-    (r"/jupyter/sessions", SessionsHandler),
+    Route("/execute", ExecuteHandler),
+    Route("/execute/rich", ExecuteHandler),
+    Route("/execute/ipython", ExecuteHandler),
+    Route("/contexts", ContextsHandler),
+    Route("/contexts/{context_id}", ContextHandler),
+    Route("/contexts/{context_id}/interrupt", ContextInterruptHandler),
+    Route("/contexts/{context_id}/restart", ContextRestartHandler),
+    Route("/jupyter/sessions", SessionsHandler),
 ]

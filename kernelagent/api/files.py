@@ -14,9 +14,10 @@ from urllib.parse import quote
 from tornado import iostream, web
 from tornado.http1connection import HTTP1Connection
 
-from ..errors import AgentError, bad_request, missing
+from ..core.errors import AgentError, bad_request, missing
 from ..multipart import MultipartParser, boundary_from
-from ..timeutil import utc_now_iso
+from ..core.clock import utc_now_iso
+from .routing import Route
 from .base import AuthWebSocketHandler, BaseHandler
 
 log = logging.getLogger("kernelagent.api.files")
@@ -326,13 +327,13 @@ class WatchHandler(AuthWebSocketHandler):
 
 
 routes = [
-    (r"/files/read", ReadHandler),
-    (r"/files/download", DownloadHandler),
-    (r"/files/write", WriteHandler),
-    (r"/files/list", ListHandler),
-    (r"/files/exists", ExistsHandler),
-    (r"/files/remove", RemoveHandler),
-    (r"/files/mkdir", MkdirHandler),
-    (r"/files/upload", UploadHandler),
-    (r"/files/watch", WatchHandler),
+    Route("/files/read", ReadHandler),
+    Route("/files/download", DownloadHandler),
+    Route("/files/write", WriteHandler),
+    Route("/files/list", ListHandler),
+    Route("/files/exists", ExistsHandler),
+    Route("/files/remove", RemoveHandler),
+    Route("/files/mkdir", MkdirHandler),
+    Route("/files/upload", UploadHandler),
+    Route("/files/watch", WatchHandler, websocket="changes under a path as they happen"),
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import missing
-from ..timeutil import utc_now_iso
+from ..core.errors import missing
+from ..core.clock import utc_now_iso
+from .routing import Route
 from .base import BaseHandler
 
 
@@ -62,11 +63,11 @@ class KillHandler(BaseHandler):
 
 
 routes = [
-    (r"/execute/background", BackgroundExecuteHandler),
-    (r"/execute/async", AsyncExecuteHandler),
-    (r"/execute/processes", ProcessesHandler),
-    (r"/execute/processes/([^/]+)", ProcessHandler),
-    (r"/execute/kill", KillHandler),
-    (r"/execute/kill/([^/]+)", KillHandler),
-    (r"/processes/([^/]+)/kill", KillHandler),
+    Route("/execute/background", BackgroundExecuteHandler),
+    Route("/execute/async", AsyncExecuteHandler),
+    Route("/execute/processes", ProcessesHandler),
+    Route("/execute/processes/{process_id}", ProcessHandler),
+    Route("/execute/kill", KillHandler),
+    Route("/execute/kill/{process_id}", KillHandler),
+    Route("/processes/{process_id}/kill", KillHandler),
 ]

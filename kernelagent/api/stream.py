@@ -14,8 +14,9 @@ import json
 import logging
 from typing import Any
 
-from ..errors import AgentError
-from ..timeutil import utc_now_iso
+from ..core.errors import AgentError
+from ..core.clock import utc_now_iso
+from .routing import Route
 from .base import AuthWebSocketHandler
 
 log = logging.getLogger("kernelagent.stream")
@@ -94,5 +95,5 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
 
 
 routes = [
-    (r"/execute/stream", ExecuteStreamHandler),
+    Route("/execute/stream", ExecuteStreamHandler, websocket="send an /execute body as a frame; get stdout, stderr, display, error, result and complete frames"),
 ]

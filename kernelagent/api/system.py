@@ -1,26 +1,40 @@
-"""Health and agent info."""
+"""What the agent is: /, /health (the one open route), /info, /ping, /openapi.json."""
 
 from __future__ import annotations
 
 import platform
 import socket
+from typing import Any
 
 from .. import __version__
-from ..timeutil import iso_from_epoch, utc_now_iso
+from ..core.clock import iso_from_epoch, utc_now_iso
+from ..models.system import Health, Info, Pong, Root
 from .base import BaseHandler
+from .openapi import document
+from .routing import Route, op
 
 
-class HealthHandler(BaseHandler):
+class SystemHandler(BaseHandler):
+    """Handlers that describe the agent: they read the route table from the application."""
+
+    def endpoints(self) -> list[str]:
+        return sorted(r.path for r in self.application.settings["routes"])
+
+
+class HealthHandler(SystemHandler):
+    """GET /health: readiness, languages and warm pools; no token needed."""
+
     open_endpoint = True
 
-    def get(self) -> None:
+    @op("Health, languages and warm kernel pools (no token needed)", response=Health)
+    def get(self) -> Health:
         s = self.services
         languages = s.engine.available
-        self.write_json({
+        return {
             "status": "healthy",
             "agent": "kernelagent",
             "version": __version__,
-            "uptime": round(s.uptime(), 3),
+            "uptime": round(s.uptime.seconds(), 3),
             "go_version": None,
             "vm_id": socket.gethostname(),
             "languages": languages,
@@ -37,15 +51,18 @@ class HealthHandler(BaseHandler):
                 "execution_cache": True,
                 "languages": languages,
             },
-            "active_streams": len(s.terminals.active),
+            "active_streams": s.terminals.stats()["active"],
             "timestamp": utc_now_iso(),
-        })
+        }
 
 
-class InfoHandler(BaseHandler):
-    def get(self) -> None:
+class InfoHandler(SystemHandler):
+    """GET /info: the agent, its machine and its endpoints."""
+
+    @op("The agent, its machine and its endpoints", response=Info)
+    def get(self) -> Info:
         s = self.services
-        self.write_json({
+        return {
             "agent": "kernelagent",
             "agent_version": __version__,
             "version": __version__,
@@ -59,44 +76,51 @@ class InfoHandler(BaseHandler):
             "ip": s.settings.host,
             "vm_port": s.settings.port,
             "port": s.settings.port,
-            "start_time": iso_from_epoch(s.started_at),
-            "uptime": round(s.uptime(), 3),
+            "start_time": iso_from_epoch(s.uptime.started_at),
+            "uptime": round(s.uptime.seconds(), 3),
             "workspace": s.settings.workspace,
             "languages": s.engine.available,
             "features": {"code_execution": True, "rich_output": True, "contexts": True,
                          "languages": s.engine.available},
-            "endpoints": sorted(path for path, _ in _all_routes()),
+            "endpoints": self.endpoints(),
             "timestamp": utc_now_iso(),
-        })
+        }
 
 
-def _all_routes():
-    from ..app import ROUTE_MODULES
-    for module in ROUTE_MODULES:
-        yield from module.routes
-
-
-class RootHandler(BaseHandler):
+class RootHandler(SystemHandler):
     """GET /: what this agent is and the endpoints it serves."""
 
-    def get(self) -> None:
-        self.write_json({
+    @op("What this agent is and the endpoints it serves", response=Root)
+    def get(self) -> Root:
+        return {
             "agent": "kernelagent",
             "version": __version__,
             "api": "HopX VM Agent API",
-            "endpoints": sorted(path for path, _ in _all_routes()),
+            "endpoints": self.endpoints(),
             "timestamp": utc_now_iso(),
-        })
+        }
 
 
 class PingHandler(BaseHandler):
-    def get(self) -> None:
-        self.write_json({"status": "ok", "message": "pong", "timestamp": utc_now_iso()})
+    """GET /ping: a round trip through auth and the event loop."""
+
+    @op("Round trip", response=Pong)
+    def get(self) -> Pong:
+        return {"status": "ok", "message": "pong", "timestamp": utc_now_iso()}
+
+
+class OpenAPIHandler(SystemHandler):
+    """GET /openapi.json: the API document, generated from the routes' declared operations."""
+
+    @op("This API as an OpenAPI 3.1 document", response=dict)
+    def get(self) -> dict[str, Any]:
+        return document(self.application.settings["routes"], __version__)
 
 
 routes = [
-    (r"/", RootHandler),
-    (r"/health", HealthHandler),
-    (r"/info", InfoHandler),
-    (r"/ping", PingHandler),
+    Route("/", RootHandler),
+    Route("/health", HealthHandler),
+    Route("/info", InfoHandler),
+    Route("/ping", PingHandler),
+    Route("/openapi.json", OpenAPIHandler),
 ]

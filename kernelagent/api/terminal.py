@@ -16,7 +16,8 @@ from typing import Any
 
 from tornado.ioloop import IOLoop
 
-from ..errors import AgentError
+from ..core.errors import AgentError
+from .routing import Route
 from .base import AuthWebSocketHandler
 
 CLOSE_TOKEN_EXPIRED = 4001  # application close code (4000-4999)
@@ -91,5 +92,5 @@ class TerminalHandler(AuthWebSocketHandler):
 
 
 routes = [
-    (r"/terminal", TerminalHandler),
+    Route("/terminal", TerminalHandler, websocket="a shell on a PTY: input and resize frames in, output and exit frames out"),
 ]

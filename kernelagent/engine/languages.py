@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import bad_request
+from ..core.errors import bad_request
 from .setup_codes import bash_setup, go_setup, javascript_setup, python_setup, typescript_setup
 
 SetupCode = Callable[[dict[str, str], list[str], str | None], str]

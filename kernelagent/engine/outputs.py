@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..timeutil import utc_now_iso
+from ..core.clock import utc_now_iso
+from ..core.text import BoundedText
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-TRUNCATION_MARKER = "\n[... output truncated by kernelagent: limit of {limit} bytes reached ...]\n"
 
 # MIME types that get a top-level field of their own in the /execute response.
 TOP_LEVEL = {
@@ -27,43 +27,6 @@ PREFERENCE = ["image/png", "image/jpeg", "image/svg+xml", "text/html", "applicat
 
 def strip_ansi(text: str) -> str:
     return ANSI.sub("", text)
-
-
-class BoundedText:
-    """A text buffer that keeps at most `limit` bytes and counts what it dropped."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.parts: list[str] = []
-        self.size = 0
-        self.dropped = 0
-
-    def add(self, text: str) -> str:
-        """Append; returns the part actually kept (for streaming listeners)."""
-        if self.dropped:
-            self.dropped += len(text.encode("utf-8", "replace"))
-            return ""
-        data = text.encode("utf-8", "replace")
-        room = self.limit - self.size
-        if len(data) <= room:
-            self.parts.append(text)
-            self.size += len(data)
-            return text
-        kept = data[:room].decode("utf-8", "ignore")
-        self.parts.append(kept)
-        self.size = self.limit
-        self.dropped = len(data) - len(kept.encode("utf-8"))
-        return kept
-
-    @property
-    def truncated(self) -> bool:
-        return self.dropped > 0
-
-    def text(self) -> str:
-        out = "".join(self.parts)
-        if self.dropped:
-            out += TRUNCATION_MARKER.format(limit=self.limit)
-        return out
 
 
 def _bundle_size(data: dict) -> int:

@@ -19,10 +19,10 @@ from typing import Any, Callable
 from jupyter_client.kernelspec import KernelSpecManager
 
 from ..environment import EnvStore, agent_base_env, validate_env
-from ..errors import AgentError, bad_request, not_found
+from ..core.errors import AgentError, bad_request, not_found
 from ..settings import Settings
-from ..timeutil import iso_from_epoch, utc_now_iso
-from ..validate import parse_timeout, resolve_workdir
+from ..core.clock import iso_from_epoch, utc_now_iso
+from ..core.workdir import parse_timeout, resolve_workdir
 from .kernel import Kernel
 from .languages import LANGUAGES, Language, canonical
 from .outputs import Outputs

@@ -22,12 +22,13 @@ import psutil
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from .timeutil import iso_from_epoch, utc_now_iso
+from .core.clock import iso_from_epoch, utc_now_iso
 
 if TYPE_CHECKING:
-    from .cache import ExecutionCache
+    from .idempotency import ExecutionCache
     from .engine import Engine
     from .settings import Settings
+    from .core.clock import Uptime
     from .terminal import TerminalManager
 
 MB = 1024 * 1024
@@ -43,13 +44,15 @@ class EndpointStats:
 
 
 class Metrics:
+    """The agent's figures (requests by endpoint, executions, pools) and the machine's."""
+
     def __init__(self, settings: "Settings", engine: "Engine", cache: "ExecutionCache",
-                 terminals: "TerminalManager", started_at: float):
+                 terminals: "TerminalManager", uptime: "Uptime"):
         self.settings = settings
         self.engine = engine
         self.cache = cache
         self.terminals = terminals
-        self.started_at = started_at
+        self.uptime = uptime
         self.endpoints: dict[tuple[str, str], EndpointStats] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
@@ -69,9 +72,6 @@ class Metrics:
 
     # --- the snapshot: agent figures, cheap enough for the event loop ---
 
-    def uptime(self) -> float:
-        return time.time() - self.started_at
-
     def snapshot(self) -> dict[str, Any]:
         endpoints = {f"{m} {r}": s for (m, r), s in sorted(self.endpoints.items())}
         total_requests = sum(s.requests for s in endpoints.values())
@@ -83,11 +83,11 @@ class Metrics:
             rss = self._process.memory_info().rss
             threads = self._process.num_threads()
             fds = self._process.num_fds()
-        uptime = self.uptime()
+        uptime = self.uptime.seconds()
         return {
             "uptime_seconds": round(uptime, 3),
             "uptime": round(uptime, 3),
-            "start_time": iso_from_epoch(self.started_at),
+            "start_time": iso_from_epoch(self.uptime.started_at),
             "total_requests": total_requests,
             "total_errors": total_errors,
             "error_rate": total_errors / total_requests if total_requests else 0.0,
@@ -158,7 +158,7 @@ class Metrics:
                      "usage_percent": disk.percent},
             "uptime": round(time.time() - boot, 3),
             "boot_time": iso_from_epoch(boot),
-            "agent_uptime": round(self.uptime(), 3),
+            "agent_uptime": round(self.uptime.seconds(), 3),
             "timestamp": utc_now_iso(),
         }
 
@@ -194,7 +194,7 @@ class _Collector:
         yield errors
         yield seconds
 
-        yield _gauge("kernelagent_uptime_seconds", "Seconds since the agent started", m.uptime())
+        yield _gauge("kernelagent_uptime_seconds", "Seconds since the agent started", m.uptime.seconds())
         yield _gauge("kernelagent_active_executions", "Executions running now", m.engine.active_executions)
         yield CounterMetricFamily("kernelagent_executions", "Executions started", value=m.engine.total_executions)
         yield _gauge("kernelagent_contexts", "Contexts (kernels in use)", len(m.engine.contexts))

@@ -24,30 +24,30 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
-from .errors import AgentError, bad_request
+from .core.errors import AgentError, bad_request
 from .settings import Settings
-from .timeutil import iso_from_epoch, utc_now_iso
+from .core.clock import iso_from_epoch, utc_now_iso
 
 MAX_KEY_LENGTH = 255
 KEY_HEADER = "Idempotency-Key"
 KEY_FIELD = "idempotency_key"
 
 
-def idempotency_key(headers: Mapping[str, str], body: dict) -> str | None:
-    """The request's key, from the header or the body field; None when it has none."""
+def idempotency_key(headers: Mapping[str, str], body_key: str | None) -> str | None:
+    """The request's key, from the header or else the body field; None when it has none."""
     key = headers.get(KEY_HEADER)
     if key is None:
-        key = body.get(KEY_FIELD)
+        key = body_key
     if key is None or key == "":
         return None
-    if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH:
+    if len(key) > MAX_KEY_LENGTH:
         raise bad_request(f"Idempotency key must be a string of at most {MAX_KEY_LENGTH} characters")
     return key
 
 
-def fingerprint(body: dict) -> str:
-    """A digest of the request body, less the key itself."""
-    canonical = json.dumps({k: v for k, v in body.items() if k != KEY_FIELD}, sort_keys=True, default=str)
+def fingerprint(request: dict) -> str:
+    """A digest of what was asked (the endpoint and the parsed body, less the key itself)."""
+    canonical = json.dumps(request, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -73,6 +73,8 @@ class Entry:
 
 
 class ExecutionCache:
+    """Answers kept per idempotency key, bounded in entries, bytes and age (see the module doc)."""
+
     def __init__(self, settings: Settings):
         self.max_entries = settings.cache_max_entries
         self.max_bytes = settings.cache_max_bytes
@@ -84,13 +86,13 @@ class ExecutionCache:
         self.misses = 0
         self.evictions = 0
 
-    async def run(self, key: str | None, body: dict,
+    async def run(self, key: str | None, request: dict,
                   factory: Callable[[], Awaitable[dict]]) -> tuple[dict, bool]:
         """The answer for this request and whether it was replayed from the cache."""
         if key is None:
             return await factory(), False
         self._expire()
-        digest = fingerprint(body)
+        digest = fingerprint(request)
         entry = self._entries.get(key)
         if entry is not None:
             if entry.fingerprint != digest:

@@ -26,3 +26,8 @@ def missing(name: str) -> AgentError:
 
 def not_found(code: str, message: str, **details: Any) -> AgentError:
     return AgentError(code, 404, message, details)
+
+
+def rate_limited(message: str, limit: int) -> AgentError:
+    """429 in the envelope: a bounded resource is full; the caller may retry later."""
+    return AgentError("RATE_LIMIT_EXCEEDED", 429, message, {"limit": limit})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 
@@ -13,3 +14,13 @@ def iso_from_epoch(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Uptime:
+    """When the agent started, and how long ago that was."""
+
+    def __init__(self) -> None:
+        self.started_at = time.time()
+
+    def seconds(self) -> float:
+        return time.time() - self.started_at
