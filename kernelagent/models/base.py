@@ -57,7 +57,7 @@ EnvVars = dict[EnvName, EnvValue]
 Timeout = Annotated[float, Field(gt=0, description="seconds")]
 
 
-class WorkdirFields(BaseModel):
+class WorkdirFields(RequestModel):
     """The working directory, in both of the contract's spellings: `workdir` wins when both are set."""
 
     workdir: OsText | None = Field(None, description="working directory (absolute); default the workspace")
@@ -68,7 +68,7 @@ class WorkdirFields(BaseModel):
         return self.workdir if self.workdir is not None else self.working_dir
 
 
-class IdempotencyField(BaseModel):
+class IdempotencyField(RequestModel):
     """Work that starts something may carry a key so a retry does not run it twice."""
 
     idempotency_key: str | None = Field(None, max_length=255, description="the same as the Idempotency-Key header")
