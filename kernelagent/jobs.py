@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from . import __version__
-from .commands import CommandRun, CommandService, kill_tree, tree_snapshot
+from .commands import CommandRun, CommandService
 from .core.workdir import resolve_workdir
 from .core.text import BoundedText
 from .engine.service import Engine, ExecuteRequest
@@ -428,18 +428,8 @@ class JobService:
 
     async def _end_kernel(self, job: Job) -> None:
         """End the job's kernel and everything it started, then drop its temporary context."""
-        if job.context_id is None:
-            return
-        ctx = self.engine.contexts.get(job.context_id)
-        if ctx is not None:
-            pid = ctx.kernel.pid()
-            procs = tree_snapshot(pid) if pid else []
-            pgid = _own_group(pid)
-            try:
-                await self.engine.delete_context(job.context_id)
-            except AgentError:
-                pass
-            await kill_tree(None, self.settings.kill_grace, pgid=pgid, extra=procs)
+        if job.context_id is not None:
+            await self.engine.end_context(job.context_id, self.settings.kill_grace)
 
     # --- background commands ---
 
@@ -570,14 +560,3 @@ class JobService:
         hook.status = "failed"
         log.warning("webhook for %s to %s failed after %d attempts: %s", job.id, hook.url, hook.attempts,
                     hook.last_error)
-
-
-def _own_group(pid: int | None) -> int | None:
-    """The pid as a process group to signal, only if it leads its own group (never the agent's)."""
-    if not pid:
-        return None
-    try:
-        pgid = os.getpgid(pid)
-    except OSError:
-        return None
-    return pgid if pgid == pid and pgid != os.getpgrp() else None

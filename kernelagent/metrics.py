@@ -97,7 +97,7 @@ class Metrics:
             "avg_duration_ms": {k: round(1000 * s.seconds / s.requests, 3) for k, s in endpoints.items()},
             "active_executions": self.engine.active_executions,
             "total_executions": self.engine.total_executions,
-            "contexts": len(self.engine.contexts),
+            "contexts": self.engine.context_count(),
             "pool": self.engine.pool_state(),
             "cache": {k: cache[k] for k in ("size", "max_size", "in_flight", "bytes", "max_bytes", "hits",
                                             "misses", "hit_rate", "evictions", "ttl")},
@@ -197,7 +197,7 @@ class _Collector:
         yield _gauge("kernelagent_uptime_seconds", "Seconds since the agent started", m.uptime.seconds())
         yield _gauge("kernelagent_active_executions", "Executions running now", m.engine.active_executions)
         yield CounterMetricFamily("kernelagent_executions", "Executions started", value=m.engine.total_executions)
-        yield _gauge("kernelagent_contexts", "Contexts (kernels in use)", len(m.engine.contexts))
+        yield _gauge("kernelagent_contexts", "Contexts (kernels in use)", m.engine.context_count())
         ready = GaugeMetricFamily("kernelagent_pool_ready_kernels", "Warm kernels ready", labels=["language"])
         target = GaugeMetricFamily("kernelagent_pool_target_kernels", "Warm kernels wanted", labels=["language"])
         for lang, state in m.engine.pool_state().items():

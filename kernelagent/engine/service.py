@@ -19,6 +19,7 @@ from typing import Any, Callable
 from jupyter_client.kernelspec import KernelSpecManager
 
 from ..environment import EnvStore, agent_base_env, validate_env
+from ..core import proc
 from ..core.errors import AgentError, bad_request, not_found
 from ..settings import Settings
 from ..core.clock import iso_from_epoch, utc_now_iso
@@ -215,6 +216,22 @@ class Engine:
         ctx = self.get_context(context_id)
         self.contexts.pop(context_id, None)
         self._retire(ctx.kernel)
+
+    async def end_context(self, context_id: str, grace: float) -> None:
+        """Delete a context and end its kernel's whole process tree now (what a job's kill means),
+        SIGKILLing whatever is left after `grace` seconds. A context already gone is no error."""
+        ctx = self.contexts.get(context_id)
+        if ctx is None:
+            return
+        pid = ctx.kernel.pid()
+        procs = proc.descendants(pid)
+        group = proc.own_group(pid)
+        self.contexts.pop(context_id, None)
+        self._retire(ctx.kernel)
+        await proc.kill_tree(procs, grace, pgid=group)
+
+    def context_count(self) -> int:
+        return len(self.contexts)
 
     async def _replace_kernel(self, ctx: Context, old: Kernel) -> None:
         if ctx.kernel is not old:
