@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -67,6 +68,8 @@ def write_token_file(settings: Settings, token: str) -> Path:
 
 
 class Authenticator:
+    """Verifies bearer tokens with one pinned algorithm (from the key type) and mints tokens."""
+
     def __init__(self, settings: Settings):
         self.audience = settings.jwt_audience or None
         self.issuer = settings.jwt_issuer or None
@@ -108,6 +111,14 @@ class Authenticator:
         return claims
 
     def _decode(self, token: str) -> dict:
+        claims = self._verify_signature(token)
+        exp = claims.get("exp")
+        # pyjwt accepts a numeric string as exp; the contract (RFC 7519) says a number.
+        if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+            raise AgentError("INVALID_TOKEN", 401, "Invalid token: the exp claim must be a number")
+        return claims
+
+    def _verify_signature(self, token: str) -> dict:
         try:
             return jwt.decode(
                 token,

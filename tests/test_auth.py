@@ -56,6 +56,14 @@ def test_bad_tokens(agent, token):
     _assert_envelope(_get(agent, headers={"Authorization": f"Bearer {token}"}), 401, "INVALID_TOKEN")
 
 
+@pytest.mark.parametrize("exp", [str(int(time.time()) + 600), "soon", True, None, [1], {"a": 1}])
+def test_exp_of_the_wrong_type_is_refused_every_time(agent, exp):
+    """A numeric string passes pyjwt's own check; it must be a 401, and stay one once cached."""
+    token = jwt.encode({"sub": "x", "exp": exp}, SECRET, algorithm="HS256")
+    for _ in range(2):
+        _assert_envelope(_get(agent, headers={"Authorization": f"Bearer {token}"}), 401, "INVALID_TOKEN")
+
+
 def test_auth_before_work(agent, tmp_path):
     marker = tmp_path / "ran"
     r = httpx.post(agent.url + "/execute", json={"code": f"open({str(marker)!r}, 'w').write('x')"},
