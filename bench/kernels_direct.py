@@ -11,12 +11,12 @@ import asyncio
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from kernelagent_kernels import kernelspecs_dir
 
-KERNELS = Path(__file__).resolve().parents[1] / "kernels"
+KERNELS = kernelspecs_dir()
 TRIVIAL = {
     "python3": "print('hi')",
     "javascript": "console.log('hi')",

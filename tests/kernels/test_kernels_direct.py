@@ -1,6 +1,6 @@
 """The project's kernels (javascript, bash, go, typescript) driven directly through jupyter_client.
 
-Real kernels from kernels/, started by AsyncKernelManager with the transport their spec asks for
+Real kernels from the kernelspecs of kernels/kernelagent_kernels, started by AsyncKernelManager with the transport their spec asks for
 (ipc, except Deno's kernel which can only bind tcp), no mocks. One kernel per language is shared
 by that language's tests (state carries between them, so names are unique per test), on one
 event loop for the module. go, goimports and deno are expected to be installed by
@@ -15,15 +15,15 @@ import os
 import queue
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
 from kernelagent.engine.setup_codes import bash_setup, go_setup, javascript_setup, typescript_setup
+from kernelagent_kernels import kernelspecs_dir
 
-KERNELS = Path(__file__).resolve().parents[2] / "kernels"
+KERNELS = kernelspecs_dir()
 LANGS = ["javascript", "bash", "go", "typescript"]
 SETUP = {"javascript": javascript_setup, "bash": bash_setup, "go": go_setup, "typescript": typescript_setup}
 

@@ -30,14 +30,10 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_lib"))
-from wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit  # noqa: E402
+from .wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit
 
-GO = require_executable("go")
-GOIMPORTS = require_executable("goimports")
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETUP_MARKER = "//kernelagent:setup "
 KEEP_BINARIES = 64  # programs kept in the cache; each is a few MB
@@ -53,12 +49,16 @@ def cache_root() -> str:
 
 
 class GoKernel(WrapperKernel):
+    """Builds each cell, with the declarations kept from earlier cells, into a program and runs it."""
+
     implementation = "kernelagent-go"
     language = "go"
     language_info = {"name": "go", "mimetype": "text/x-go", "file_extension": ".go"}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.go = require_executable("go")
+        self.goimports = require_executable("goimports")
         self.root = cache_root()
         os.makedirs(os.path.join(self.root, "bin"), exist_ok=True)
         self.project = tempfile.mkdtemp(prefix="ka-go-", dir=os.environ.get("KA_KERNEL_SCRATCH"))
@@ -75,7 +75,7 @@ class GoKernel(WrapperKernel):
         path = os.path.join(self.root, f"gocell-{digest}")
         if not os.path.exists(path):
             tmp = f"{path}.{os.getpid()}"
-            code, out = await self._run_tool([GO, "build", "-o", tmp, "."], cwd=src_dir)
+            code, out = await self._run_tool([self.go, "build", "-o", tmp, "."], cwd=src_dir)
             if code != 0:
                 raise RuntimeError(f"cannot build the Go cell splitter:\n{out}")
             os.replace(tmp, path)
@@ -192,11 +192,11 @@ class GoKernel(WrapperKernel):
         main = os.path.join(self.project, "main.go")
         with open(main, "w", encoding="utf-8") as f:
             f.write(source)
-        rc, out = await self._run_tool([GOIMPORTS, "-w", "main.go"], cwd=self.project)
+        rc, out = await self._run_tool([self.goimports, "-w", "main.go"], cwd=self.project)
         if rc != 0:
             return None, out.replace(main, "main.go")
         tmp = f"{binary}.{os.getpid()}.tmp"
-        rc, out = await self._run_tool([GO, "build", "-o", tmp, "."], cwd=self.project)
+        rc, out = await self._run_tool([self.go, "build", "-o", tmp, "."], cwd=self.project)
         if rc != 0:
             return None, out
         os.replace(tmp, binary)
@@ -237,7 +237,12 @@ class GoKernel(WrapperKernel):
         return {"status": "ok", "restart": restart}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Run the kernel: `python -m kernelagent_kernels.go -f CONNECTION_FILE`."""
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(kernel_class=GoKernel)
+
+
+if __name__ == "__main__":
+    main()
