@@ -207,3 +207,24 @@ def test_unavailable_language_names_the_available(agent):
     assert r.status_code == 400
     for lang in LANGUAGES:
         assert lang in r.json()["message"]
+
+
+def test_deno_kernel_ends_with_an_agent_killed_outright(agent_factory):
+    """Deno's kernel does not watch its parent: its provisioner's PR_SET_PDEATHSIG must end it."""
+    import psutil
+
+    a = agent_factory(warm_languages="typescript")
+    kids = psutil.Process(a.proc.pid).children(recursive=True)
+    denos = [k for k in kids if k.name() == "deno"]
+    assert denos, [k.name() for k in kids]  # the pooled kernel is deno itself, started by the agent
+    assert all(k.ppid() == a.proc.pid for k in denos)
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(10)
+    deadline = time.monotonic() + 10
+    alive = denos
+    while alive and time.monotonic() < deadline:
+        alive = [k for k in alive if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    for k in alive:
+        k.kill()
+    assert not alive, [k.pid for k in alive]
