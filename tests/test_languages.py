@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from conftest import start_agent
+
 # Per language: snippets for the same checks. `{var}` is an environment variable's name.
 SNIPPETS = {
     "python": dict(hello="print('hello')", set_state="sv = 41", get_state="print(sv + 1)", fail="1/0",
@@ -228,3 +230,18 @@ def test_deno_kernel_ends_with_an_agent_killed_outright(agent_factory):
     for k in alive:
         k.kill()
     assert not alive, [k.pid for k in alive]
+
+
+def test_go_kernel_keeps_its_programs_in_gocache(tmp_path):
+    """Go's own GOCACHE reaches the Go kernel through the agent (KERNELAGENT_* variables do not):
+    the kernel's built programs live in it, beside Go's build cache."""
+    gocache = tmp_path / "gocache"
+    a = start_agent(tmp_path / "agent", {"GOCACHE": str(gocache), "KERNELAGENT_WARM_LANGUAGES": "python"})
+    try:
+        r = a.execute('fmt.Println("cached")', language="go")
+        assert r["success"] and r["stdout"] == "cached\n", r
+    finally:
+        a.close()
+    assert len(list((gocache / "kernelagent" / "bin").iterdir())) == 1
+    assert list((gocache / "kernelagent").glob("gocell-*"))
+    assert list(gocache.glob("[0-9a-f][0-9a-f]"))  # Go's own build cache

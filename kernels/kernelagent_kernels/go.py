@@ -13,8 +13,9 @@ Semantics (Go has no interpreter, so "state" means source, not values):
 
 goimports adds and removes standard imports; the go tool runs with `-mod=mod`, so explicit
 module imports download through whatever GOPROXY the environment names. Programs are cached by
-a hash of their source (and go.mod/go.sum and build env), so a repeated cell skips the build;
-the go build cache (GOCACHE) is persistent too.
+a hash of their source (and go.mod/go.sum and build env), so a repeated cell skips the build.
+They are kept in `kernelagent/` inside Go's build cache directory (GOCACHE, which reaches the
+kernel like any variable that is not the agent's own), beside the build cache itself.
 
 Replies: `exit_code` is the program's exit status. Compile errors -> ename "CompileError"
 (compiler output in stderr, exit_code 1); non-zero exit -> ename "ExitCode"; interrupt ->
@@ -39,13 +40,26 @@ SETUP_MARKER = "//kernelagent:setup "
 KEEP_BINARIES = 64  # programs kept in the cache; each is a few MB
 
 
-def cache_root() -> str:
-    if os.environ.get("KERNELAGENT_GO_CACHE"):
-        return os.environ["KERNELAGENT_GO_CACHE"]
+def go_cache_dir() -> str:
+    """Go's build cache directory as the go tool resolves it: GOCACHE, else the user cache dir.
+
+    "" when there is none (no GOCACHE, XDG_CACHE_HOME or HOME): the kernel then names one."""
+    gocache = os.environ.get("GOCACHE", "")
+    if os.path.isabs(gocache):
+        return gocache
     base = os.environ.get("XDG_CACHE_HOME") or (
-        os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else tempfile.gettempdir()
+        os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else ""
     )
-    return os.path.join(base, "kernelagent-go")
+    return os.path.join(base, "go-build") if os.path.isabs(base) else ""
+
+
+def cache_root() -> str:
+    """Where the kernel keeps built programs and its cell splitter: `kernelagent/` inside Go's
+    build cache (GOCACHE), so one setting moves both; `go clean -cache` leaves it alone."""
+    gocache = go_cache_dir()
+    if gocache:
+        return os.path.join(gocache, "kernelagent")
+    return os.path.join(tempfile.gettempdir(), "kernelagent-go")
 
 
 class GoKernel(WrapperKernel):
@@ -83,9 +97,10 @@ class GoKernel(WrapperKernel):
 
     def build_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        if not (env.get("HOME") or env.get("XDG_CACHE_HOME")):
-            env.setdefault("GOCACHE", os.path.join(self.root, "go-build"))
-            env.setdefault("GOPATH", os.path.join(self.root, "gopath"))
+        if not go_cache_dir():  # nowhere for the go tool to keep its build cache: give it one
+            env["GOCACHE"] = os.path.join(self.root, "go-build")
+        if not (env.get("GOPATH") or env.get("HOME")):  # nor its module cache
+            env["GOPATH"] = os.path.join(self.root, "gopath")
         env["GOFLAGS"] = ("-mod=mod " + env.get("GOFLAGS", "")).strip()
         return env
 
