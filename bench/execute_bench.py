@@ -14,8 +14,9 @@ import time
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from kernelagent_kernels import kernelspecs_dir
 
-from common import ROOT, KeepAlive, agent, line, summary, timed
+from common import KeepAlive, agent, line, summary, timed
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 
@@ -24,7 +25,7 @@ async def raw_samples(n: int) -> list[float]:
     """execute_request -> idle on a kernel started from the same kernelspec, over ipc."""
     runtime = tempfile.mkdtemp()
     km = AsyncKernelManager(kernel_name="python3", transport="ipc",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(ROOT / "kernels")]),
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernelspecs_dir())]),
                             connection_file=os.path.join(runtime, "k.json"))
     await km.start_kernel()
     kc = km.client()

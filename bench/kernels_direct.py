@@ -11,12 +11,12 @@ import asyncio
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from kernelagent_kernels import kernelspecs_dir
 
-KERNELS = Path(__file__).resolve().parents[1] / "kernels"
+KERNELS = kernelspecs_dir()
 TRIVIAL = {
     "python3": "print('hi')",
     "javascript": "console.log('hi')",
@@ -39,8 +39,8 @@ async def execute(kc, code: str) -> None:
 
 async def bench(name: str, cells: int, tmp: str) -> dict:
     ksm = KernelSpecManager(kernel_dirs=[str(KERNELS)])
-    meta = ksm.get_kernel_spec(name).metadata.get("kernelagent", {})
-    km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm, transport=meta.get("transport", "ipc"),
+    # ipc as the agent uses; Deno's provisioner switches its kernel to tcp
+    km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm, transport="ipc",
                             connection_file=f"{tmp}/{name}.json")
     t0 = time.perf_counter()
     await km.start_kernel()

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the kernels in kernels/ need, and only what is missing (safe to run again):
+#   the kernelagent_kernels package (kernels/kernelagent_kernels, installed with the project),
 #   node (javascript), go + goimports (go), deno in the venv (typescript). bash is assumed.
 # Runs as root on Debian bookworm. VENV defaults to the repo's .venv.
 set -euo pipefail
@@ -29,6 +30,12 @@ fi
 if ! node --expose-internals -e "
   try { require('acorn') } catch { require('internal/deps/acorn/acorn/dist/acorn') }" 2>/dev/null; then
     apt_install node-acorn
+fi
+
+# The wrapper kernels run as `python -m kernelagent_kernels.<name>`; the agent finds the
+# kernelspecs in that package.
+if ! "$VENV/bin/python" -c 'import kernelagent_kernels' 2>/dev/null; then
+    "$VENV/bin/pip" install --no-deps -e "$ROOT"
 fi
 
 if ! "$VENV/bin/python" -c 'import deno' 2>/dev/null; then

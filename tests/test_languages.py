@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from conftest import start_agent
+
 # Per language: snippets for the same checks. `{var}` is an environment variable's name.
 SNIPPETS = {
     "python": dict(hello="print('hello')", set_state="sv = 41", get_state="print(sv + 1)", fail="1/0",
@@ -207,3 +209,39 @@ def test_unavailable_language_names_the_available(agent):
     assert r.status_code == 400
     for lang in LANGUAGES:
         assert lang in r.json()["message"]
+
+
+def test_deno_kernel_ends_with_an_agent_killed_outright(agent_factory):
+    """Deno's kernel does not watch its parent: its provisioner's PR_SET_PDEATHSIG must end it."""
+    import psutil
+
+    a = agent_factory(warm_languages="typescript")
+    kids = psutil.Process(a.proc.pid).children(recursive=True)
+    denos = [k for k in kids if k.name() == "deno"]
+    assert denos, [k.name() for k in kids]  # the pooled kernel is deno itself, started by the agent
+    assert all(k.ppid() == a.proc.pid for k in denos)
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(10)
+    deadline = time.monotonic() + 10
+    alive = denos
+    while alive and time.monotonic() < deadline:
+        alive = [k for k in alive if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    for k in alive:
+        k.kill()
+    assert not alive, [k.pid for k in alive]
+
+
+def test_go_kernel_keeps_its_programs_in_gocache(tmp_path):
+    """Go's own GOCACHE reaches the Go kernel through the agent (KERNELAGENT_* variables do not):
+    the kernel's built programs live in it, beside Go's build cache."""
+    gocache = tmp_path / "gocache"
+    a = start_agent(tmp_path / "agent", {"GOCACHE": str(gocache), "KERNELAGENT_WARM_LANGUAGES": "python"})
+    try:
+        r = a.execute('fmt.Println("cached")', language="go")
+        assert r["success"] and r["stdout"] == "cached\n", r
+    finally:
+        a.close()
+    assert len(list((gocache / "kernelagent" / "bin").iterdir())) == 1
+    assert list((gocache / "kernelagent").glob("gocell-*"))
+    assert list(gocache.glob("[0-9a-f][0-9a-f]"))  # Go's own build cache

@@ -75,19 +75,17 @@ class Kernel:
     def __init__(self, language: Language, kernel_spec_manager, runtime_dir: str):
         self.id = str(uuid.uuid4())
         self.language = language
-        # A kernelspec may ask for tcp (Deno cannot use ipc) and for a short wait after idle
-        # (Deno sometimes publishes a cell's last output just after its idle status).
+        # A kernelspec may ask for a short wait after idle (Deno sometimes publishes a cell's last
+        # output just after its idle status). Its provisioner may choose another transport (Deno's
+        # picks tcp on loopback: it cannot use ipc).
         options = kernel_spec_manager.get_kernel_spec(language.kernel_name).metadata.get("kernelagent", {})
-        transport = options.get("transport", "ipc")
         self.late_output_grace = float(options.get("late_output_grace", 0))
         self.km = AsyncKernelManager(
             kernel_name=language.kernel_name,
             kernel_spec_manager=kernel_spec_manager,
-            transport=transport,
+            transport="ipc",
             connection_file=os.path.join(runtime_dir, f"kernel-{self.id}.json"),
         )
-        if transport == "tcp":
-            self.km.ip = "127.0.0.1"  # loopback only; messages are signed with the connection key
         self.scratch = os.path.join(runtime_dir, f"kernel-{self.id}.scratch")
         self.kc = None
         self._runs: dict[str, Run] = {}

@@ -13,10 +13,10 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from jupyter_client.kernelspec import KernelSpecManager
+from kernelagent_kernels import kernelspecs_dir
 
 from ..environment import EnvStore, agent_base_env, validate_env
 from ..core import proc
@@ -31,7 +31,7 @@ from .pool import KernelPool
 
 log = logging.getLogger("kernelagent.engine")
 
-KERNELS_DIR = Path(__file__).resolve().parents[2] / "kernels"
+KERNELS_DIR = kernelspecs_dir()  # the kernelspecs, package data of kernelagent_kernels
 EXIT_TIMEOUT = 124  # as coreutils' `timeout`
 RUNTIME_EXITED = {"KernelDied", "ShellExited"}  # enames wrapper kernels send when their runtime exits
 

@@ -1,10 +1,11 @@
 """The project's kernels (javascript, bash, go, typescript) driven directly through jupyter_client.
 
-Real kernels from kernels/, started by AsyncKernelManager with the transport their spec asks for
-(ipc, except Deno's kernel which can only bind tcp), no mocks. One kernel per language is shared
-by that language's tests (state carries between them, so names are unique per test), on one
-event loop for the module. go, goimports and deno are expected to be installed by
-scripts/setup_kernels.sh; if they are missing these tests fail, they are not skipped.
+Real kernels from the kernelspecs of kernels/kernelagent_kernels, started by AsyncKernelManager
+over ipc as the agent does (Deno's kernel, which can only bind tcp, gets it from its provisioner),
+no mocks. One kernel per language is shared by that language's tests (state carries between
+them, so names are unique per test), on one event loop for the module. go, goimports and deno
+are expected to be installed by scripts/setup_kernels.sh; if they are missing these tests fail,
+they are not skipped.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import os
 import queue
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 
 from kernelagent.engine.setup_codes import bash_setup, go_setup, javascript_setup, typescript_setup
+from kernelagent_kernels import kernelspecs_dir
 
-KERNELS = Path(__file__).resolve().parents[2] / "kernels"
+KERNELS = kernelspecs_dir()
 LANGS = ["javascript", "bash", "go", "typescript"]
 SETUP = {"javascript": javascript_setup, "bash": bash_setup, "go": go_setup, "typescript": typescript_setup}
 
@@ -125,13 +126,11 @@ def text(outputs, name):
 async def start_kernel(name, tmp):
     ksm = KernelSpecManager(kernel_dirs=[str(KERNELS)])
     spec = ksm.get_kernel_spec(name)
-    transport = spec.metadata.get("kernelagent", {}).get("transport", "ipc")
     km = AsyncKernelManager(
-        kernel_name=name, kernel_spec_manager=ksm, transport=transport,
+        kernel_name=name, kernel_spec_manager=ksm, transport="ipc",
         connection_file=str(tmp / f"{name}.json"),
     )
-    if transport == "ipc":
-        km.ip = str(tmp / f"{name}-ipc")
+    km.ip = str(tmp / f"{name}-ipc")  # the provisioner of Deno's kernel switches to tcp
     await km.start_kernel(env={**os.environ, "KA_KERNEL_SCRATCH": str(tmp)})  # as the agent does
     kc = km.client()
     kc.start_channels()

@@ -13,8 +13,9 @@ Semantics (Go has no interpreter, so "state" means source, not values):
 
 goimports adds and removes standard imports; the go tool runs with `-mod=mod`, so explicit
 module imports download through whatever GOPROXY the environment names. Programs are cached by
-a hash of their source (and go.mod/go.sum and build env), so a repeated cell skips the build;
-the go build cache (GOCACHE) is persistent too.
+a hash of their source (and go.mod/go.sum and build env), so a repeated cell skips the build.
+They are kept in `kernelagent/` inside Go's build cache directory (GOCACHE, which reaches the
+kernel like any variable that is not the agent's own), beside the build cache itself.
 
 Replies: `exit_code` is the program's exit status. Compile errors -> ename "CompileError"
 (compiler output in stderr, exit_code 1); non-zero exit -> ename "ExitCode"; interrupt ->
@@ -30,35 +31,48 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_lib"))
-from wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit  # noqa: E402
+from .wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit
 
-GO = require_executable("go")
-GOIMPORTS = require_executable("goimports")
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETUP_MARKER = "//kernelagent:setup "
 KEEP_BINARIES = 64  # programs kept in the cache; each is a few MB
 
 
-def cache_root() -> str:
-    if os.environ.get("KERNELAGENT_GO_CACHE"):
-        return os.environ["KERNELAGENT_GO_CACHE"]
+def go_cache_dir() -> str:
+    """Go's build cache directory as the go tool resolves it: GOCACHE, else the user cache dir.
+
+    "" when there is none (no GOCACHE, XDG_CACHE_HOME or HOME): the kernel then names one."""
+    gocache = os.environ.get("GOCACHE", "")
+    if os.path.isabs(gocache):
+        return gocache
     base = os.environ.get("XDG_CACHE_HOME") or (
-        os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else tempfile.gettempdir()
+        os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else ""
     )
-    return os.path.join(base, "kernelagent-go")
+    return os.path.join(base, "go-build") if os.path.isabs(base) else ""
+
+
+def cache_root() -> str:
+    """Where the kernel keeps built programs and its cell splitter: `kernelagent/` inside Go's
+    build cache (GOCACHE), so one setting moves both; `go clean -cache` leaves it alone."""
+    gocache = go_cache_dir()
+    if gocache:
+        return os.path.join(gocache, "kernelagent")
+    return os.path.join(tempfile.gettempdir(), "kernelagent-go")
 
 
 class GoKernel(WrapperKernel):
+    """Builds each cell, with the declarations kept from earlier cells, into a program and runs it."""
+
     implementation = "kernelagent-go"
     language = "go"
     language_info = {"name": "go", "mimetype": "text/x-go", "file_extension": ".go"}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.go = require_executable("go")
+        self.goimports = require_executable("goimports")
         self.root = cache_root()
         os.makedirs(os.path.join(self.root, "bin"), exist_ok=True)
         self.project = tempfile.mkdtemp(prefix="ka-go-", dir=os.environ.get("KA_KERNEL_SCRATCH"))
@@ -75,7 +89,7 @@ class GoKernel(WrapperKernel):
         path = os.path.join(self.root, f"gocell-{digest}")
         if not os.path.exists(path):
             tmp = f"{path}.{os.getpid()}"
-            code, out = await self._run_tool([GO, "build", "-o", tmp, "."], cwd=src_dir)
+            code, out = await self._run_tool([self.go, "build", "-o", tmp, "."], cwd=src_dir)
             if code != 0:
                 raise RuntimeError(f"cannot build the Go cell splitter:\n{out}")
             os.replace(tmp, path)
@@ -83,9 +97,10 @@ class GoKernel(WrapperKernel):
 
     def build_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        if not (env.get("HOME") or env.get("XDG_CACHE_HOME")):
-            env.setdefault("GOCACHE", os.path.join(self.root, "go-build"))
-            env.setdefault("GOPATH", os.path.join(self.root, "gopath"))
+        if not go_cache_dir():  # nowhere for the go tool to keep its build cache: give it one
+            env["GOCACHE"] = os.path.join(self.root, "go-build")
+        if not (env.get("GOPATH") or env.get("HOME")):  # nor its module cache
+            env["GOPATH"] = os.path.join(self.root, "gopath")
         env["GOFLAGS"] = ("-mod=mod " + env.get("GOFLAGS", "")).strip()
         return env
 
@@ -192,11 +207,11 @@ class GoKernel(WrapperKernel):
         main = os.path.join(self.project, "main.go")
         with open(main, "w", encoding="utf-8") as f:
             f.write(source)
-        rc, out = await self._run_tool([GOIMPORTS, "-w", "main.go"], cwd=self.project)
+        rc, out = await self._run_tool([self.goimports, "-w", "main.go"], cwd=self.project)
         if rc != 0:
             return None, out.replace(main, "main.go")
         tmp = f"{binary}.{os.getpid()}.tmp"
-        rc, out = await self._run_tool([GO, "build", "-o", tmp, "."], cwd=self.project)
+        rc, out = await self._run_tool([self.go, "build", "-o", tmp, "."], cwd=self.project)
         if rc != 0:
             return None, out
         os.replace(tmp, binary)
@@ -237,7 +252,12 @@ class GoKernel(WrapperKernel):
         return {"status": "ok", "restart": restart}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Run the kernel: `python -m kernelagent_kernels.go -f CONNECTION_FILE`."""
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(kernel_class=GoKernel)
+
+
+if __name__ == "__main__":
+    main()

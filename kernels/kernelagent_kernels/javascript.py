@@ -21,27 +21,27 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_lib"))
-from wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit  # noqa: E402
+from .wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit
 
-NODE = require_executable("node")
 HOST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_host.js")
 
 
 class NodeKernel(WrapperKernel):
+    """One long-lived node process running node_host.js, which evaluates the cells."""
+
     implementation = "kernelagent-node"
     language = "javascript"
-    language_info = {
-        "name": "javascript",
-        "mimetype": "application/javascript",
-        "file_extension": ".js",
-        "version": subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout.strip().lstrip("v"),
-    }
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self._node = require_executable("node")
+        self.language_info = {
+            "name": "javascript",
+            "mimetype": "application/javascript",
+            "file_extension": ".js",
+            "version": subprocess.run([self._node, "--version"], capture_output=True, text=True).stdout.strip().lstrip("v"),
+        }
         self._proc: subprocess.Popen | None = None
         self._ready: asyncio.Future | None = None
         self._cell: tuple[int, asyncio.Future] | None = None
@@ -57,7 +57,7 @@ class NodeKernel(WrapperKernel):
         # --expose-internals lets node_host.js use node's bundled acorn parser when no acorn
         # package is installed; no other internal module is used.
         self._proc = subprocess.Popen(
-            [NODE, "--expose-internals", HOST, str(event_w), str(command_r)],
+            [self._node, "--expose-internals", HOST, str(event_w), str(command_r)],
             stdin=subprocess.DEVNULL,
             stdout=out_w,
             stderr=err_w,
@@ -126,7 +126,12 @@ class NodeKernel(WrapperKernel):
         return {"status": "ok", "restart": restart}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Run the kernel: `python -m kernelagent_kernels.javascript -f CONNECTION_FILE`."""
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(kernel_class=NodeKernel)
+
+
+if __name__ == "__main__":
+    main()

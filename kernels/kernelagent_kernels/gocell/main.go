@@ -1,5 +1,5 @@
 // gocell splits one Go notebook cell (read from stdin) into top-level declarations and
-// statements, for go_kernel.py. Go's own scanner is used so that strings, runes, raw strings
+// statements, for kernelagent_kernels/go.py. Go's own scanner is used so that strings, runes, raw strings
 // and comments are never mistaken for structure, and automatic semicolons mark where each
 // top-level item ends.
 //

@@ -1,5 +1,5 @@
 'use strict';
-// The Node side of the JavaScript kernel: evaluates cells sent by node_kernel.py.
+// The Node side of the JavaScript kernel: evaluates cells sent by javascript.py (kernelagent_kernels).
 //
 // Cells run in this process's own V8 context (vm.Script#runInThisContext), which persists for
 // the life of the process. A separate vm context would persist too, but objects made there fail

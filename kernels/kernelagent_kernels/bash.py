@@ -24,13 +24,9 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_lib"))
-from wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit  # noqa: E402
-
-BASH = require_executable("bash")
+from .wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit
 
 INIT = r"""set +m +o history +H
 PS1=''; PS2=''; PS0=''; PS4='+ '; unset PROMPT_COMMAND HISTFILE
@@ -40,12 +36,15 @@ __ka_done() { printf '%s %s\n' "$2" "$1" >&3; }
 
 
 class BashKernel(WrapperKernel):
+    """One long-lived interactive bash; each cell is sourced from a file and reports its status."""
+
     implementation = "kernelagent-bash"
     language = "bash"
     language_info = {"name": "bash", "mimetype": "text/x-sh", "file_extension": ".sh", "codemirror_mode": "shell"}
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self._bash = require_executable("bash")
         self._proc: subprocess.Popen | None = None
         self._cell_id = 0
         self._waiting: dict[int, asyncio.Future] = {}
@@ -60,7 +59,7 @@ class BashKernel(WrapperKernel):
         status_r, status_w = os.pipe()
         env = dict(os.environ, TERM="dumb", PS1="", PS2="")
         self._proc = subprocess.Popen(
-            [BASH, "--noprofile", "--norc", "--noediting", "-i"],
+            [self._bash, "--noprofile", "--norc", "--noediting", "-i"],
             stdin=subprocess.PIPE,
             stdout=out_w,
             stderr=err_w,
@@ -154,7 +153,12 @@ class BashKernel(WrapperKernel):
         return {"status": "ok", "restart": restart}
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Run the kernel: `python -m kernelagent_kernels.bash -f CONNECTION_FILE`."""
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(kernel_class=BashKernel)
+
+
+if __name__ == "__main__":
+    main()
