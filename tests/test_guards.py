@@ -23,9 +23,8 @@ import jwt
 import psutil
 import pytest
 import websockets
-from websockets.asyncio.client import connect
-
 from conftest import make_token, start_agent
+from websockets.asyncio.client import connect
 
 MARKER = "output truncated by kernelagent"
 
