@@ -45,7 +45,8 @@ fi
 # The wrapper kernels run as `python -m kernelagent_kernels.<name>`; the agent finds the
 # kernelspecs in that package.
 if ! "$VENV/bin/python" -c 'import kernelagent_kernels' 2>/dev/null; then
-    "$VENV/bin/pip" install --no-deps -e "$ROOT"
+    logged "installing kernelagent_kernels" "$VENV/bin/pip" install --no-deps -e "$ROOT"
+    say "kernels: kernelagent_kernels installed in the venv"
 fi
 
 if ! "$VENV/bin/python" -c 'import deno' 2>/dev/null; then
