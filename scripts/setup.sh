@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Idempotent set-up: system packages where missing, the project's .venv, kernels' toolchains.
-# Safe to run again: each step checks before it acts.
+# Safe to run again: each step checks before it acts. It says what it does in a few "setup:" lines;
+# apt's, pip's and the toolchains' own output goes to the log ($SETUP_LOG, default .venv/setup.log),
+# whose tail is printed if a step fails.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 WITH_TEST="${1:-}"
+
+mkdir -p "$VENV"
+export SETUP_LOG="${SETUP_LOG:-$VENV/setup.log}"
+: >"$SETUP_LOG"
+# shellcheck source=scripts/setup_log.sh
+source "$ROOT/scripts/setup_log.sh"
 
 apt_missing=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_missing+=("$2"); }
@@ -17,10 +25,13 @@ if [ -f "$ROOT/scripts/system-packages.txt" ]; then
   done < "$ROOT/scripts/system-packages.txt"
 fi
 if [ ${#apt_missing[@]} -gt 0 ]; then
-  echo "setup: installing system packages: ${apt_missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+  logged "apt-get update" $SUDO apt-get update
+  logged "installing system packages (${apt_missing[*]})" \
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${apt_missing[@]}"
+  say "system packages installed: ${apt_missing[*]}"
+else
+  say "system packages ok"
 fi
 
 PY=python3
@@ -29,17 +40,25 @@ for candidate in python3.13 python3.12 python3.11 python3; do
     PY="$candidate"; break
   fi
 done
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+if "$VENV/bin/python" -c 'import pip' 2>/dev/null; then
+  say "venv ok: .venv ($("$VENV/bin/python" --version))"
+else
+  logged "creating .venv with $PY" "$PY" -m venv "$VENV"
+  say "venv created: .venv ($("$VENV/bin/python" --version))"
+fi
 
 # Reinstall only when the project's dependencies changed.
 extras=""; [ "$WITH_TEST" = "--test" ] && extras="[test]"
 stamp="$VENV/.kernelagent-installed$extras"
 want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e "$ROOT$extras"
+  logged "upgrading pip" "$VENV/bin/python" -m pip install --upgrade pip
+  logged "installing python deps" "$VENV/bin/python" -m pip install -e "$ROOT$extras"
   echo "$want" > "$stamp"
+  say "python deps installed${extras:+ with $extras} (log: ${SETUP_LOG#"$ROOT/"})"
+else
+  say "python deps up to date${extras:+ with $extras}"
 fi
-if [ -x "$ROOT/scripts/setup_kernels.sh" ] || [ -f "$ROOT/scripts/setup_kernels.sh" ]; then
+if [ -f "$ROOT/scripts/setup_kernels.sh" ]; then
   VENV="$VENV" bash "$ROOT/scripts/setup_kernels.sh"
 fi

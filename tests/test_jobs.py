@@ -7,6 +7,7 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -348,11 +349,35 @@ def test_webhook_gives_up_after_bounded_retries(small_agent, receiver):
     assert len(hook.requests) == 3
 
 
+def assert_rejected(r, code: str, field: str) -> dict:
+    """A 400 in the error envelope whose code is `code` and whose message or details name `field`."""
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    assert body["code"] == code, body
+    assert body["error"] and body["message"] == body["error"], body
+    assert body["request_id"] and body["request_id"] == r.headers.get("x-request-id"), body
+    assert body["path"] == "/execute/async", body
+    assert field in body["message"] or field in json.dumps(body.get("details") or {}), body
+    return body
+
+
 def test_async_bad_input(agent):
-    r = agent.post("/execute/async", {"code": "1"})
-    assert r.status_code == 400 and r.json()["code"] == "MISSING_PARAMETER"
-    r = agent.post("/execute/async", {"code": "1", "callback_url": "ftp://127.0.0.1/x"})
-    assert r.status_code == 400
-    r = agent.post("/execute/async", {"code": "1", "callback_url": "http://127.0.0.1:1/x",
-                                      "callback_headers": {"A": 1}})
-    assert r.status_code == 400
+    hook = f"http://127.0.0.1:1/bad-input-{uuid.uuid4().hex[:8]}"  # port 1: nothing answers
+    body = assert_rejected(agent.post("/execute/async", {"code": "1"}), "MISSING_PARAMETER", "callback_url")
+    assert body["details"] == {"parameter": "callback_url"}
+    cases = [
+        ({"callback_url": 17}, "callback_url"),
+        ({"callback_url": "ftp://127.0.0.1/x"}, "callback_url"),
+        ({"callback_url": "http:///no-host"}, "callback_url"),
+        ({"callback_url": hook, "callback_headers": {"A": 1}}, "callback_headers"),
+        ({"callback_url": hook, "callback_headers": ["A"]}, "callback_headers"),
+        ({"callback_url": hook, "callback_headers": {"A:B": "x"}}, "callback_headers"),
+        ({"callback_url": hook, "callback_headers": {"A": "x\r\nB: y"}}, "callback_headers"),
+        ({"callback_url": hook, "callback_signature_secret": 5}, "callback_signature_secret"),
+    ]
+    for fields, field in cases:
+        assert_rejected(agent.post("/execute/async", {"code": "1", **fields}), "INVALID_REQUEST", field)
+    # a rejected request starts nothing
+    processes = agent.get("/execute/processes", params={"output": "false"}).json()["processes"]
+    assert not [p for p in processes if p.get("callback_url") == hook]

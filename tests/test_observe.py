@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import time
@@ -382,18 +383,25 @@ def test_terminal_close_ends_shell_and_children(agent):
     async def session():
         async with websockets.connect(ws_url(agent),
                                       additional_headers={"Authorization": f"Bearer {agent.token}"}) as ws:
-            # a background job (its own process group) and a foreground one
-            await ws.send(json.dumps({"type": "input", "data": "sleep 1001 & echo PIDS $$ $!; sleep 1003\n"}))
-            text = await read_until(ws, LINE + r"PIDS \d+ \d+\r?$")
-            shell, job = map(int, re.search(r"PIDS (\d+) (\d+)\r?$", text, re.M).groups())
-            deadline = time.monotonic() + 10
-            while True:
-                family = [shell] + [c.pid for c in psutil.Process(shell).children(recursive=True)]
-                cmds = [" ".join(psutil.Process(p).cmdline()) for p in family[1:]]
-                if "sleep 1003" in cmds or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.05)
-            assert job in family and "sleep 1003" in cmds and "sleep 1001" in cmds
+            # A background job (its own process group, deaf to SIGHUP, so bash's own hang-up of its
+            # jobs does not end it: only the agent's sweep does) and a foreground one. Each prints its
+            # pid once set up, then execs sleep (exec keeps the pid), so nothing races the fork/exec.
+            await ws.send(json.dumps({"type": "input", "data":
+                                      "sh -c 'trap \"\" HUP; echo BG $$; exec sleep 1001' & "
+                                      "echo PIDS $$ $!; sh -c 'echo FG $$; exec sleep 1003'\n"}))
+            # whole lines only (\r\n seen), so a pid split across frames is never read short
+            marks = {"PIDS": LINE + r"PIDS (\d+) (\d+)\r?\n", "BG": LINE + r"BG (\d+)\r?\n",
+                     "FG": LINE + r"FG (\d+)\r?\n"}
+            text = ""
+            while not all(re.search(m, text, re.M) for m in marks.values()):
+                frame = json.loads(await ws.recv())
+                assert frame["type"] != "exit", text
+                text += frame["data"] if frame["type"] == "output" else ""
+            shell, job = map(int, re.search(marks["PIDS"], text, re.M).groups())
+            bg, fg = (int(re.search(marks[w], text, re.M).group(1)) for w in ("BG", "FG"))
+            family = [shell] + [c.pid for c in psutil.Process(shell).children(recursive=True)]
+            assert bg == job and job in family and fg in family, (shell, job, bg, fg, family)
+            assert os.getpgid(job) != os.getpgid(shell)  # job control gave the job its own group
             return family
 
     family = asyncio.run(asyncio.wait_for(session(), 60))
