@@ -60,7 +60,9 @@ def test_write_missing_fields(body, field):
 
 
 def test_write_modes_and_encodings():
-    parse = lambda extra: parse_json(WriteRequest, b'{"path": "/w/x", "content": "AP8Q"' + extra + b"}")  # noqa: E731
+    def parse(extra: bytes) -> WriteRequest:
+        return parse_json(WriteRequest, b'{"path": "/w/x", "content": "AP8Q"' + extra + b"}")
+
     assert parse(b', "mode": "0644"').mode == 0o644
     assert parse(b', "mode": "755"').mode == 0o755
     assert parse(b', "mode": "0o600"').mode == 0o600

@@ -20,8 +20,14 @@ from kernelagent.settings import Settings
 def settings(tmp_path: Path) -> Settings:
     ws = tmp_path / "ws"
     ws.mkdir()
-    return Settings(workspace=str(ws), allowed_roots="{workspace}", max_transfers=1, max_watchers=1,
-                    max_upload_bytes=1 << 20, file_chunk_bytes=64 << 10)
+    return Settings(
+        workspace=str(ws),
+        allowed_roots="{workspace}",
+        max_transfers=1,
+        max_watchers=1,
+        max_upload_bytes=1 << 20,
+        file_chunk_bytes=64 << 10,
+    )
 
 
 def error(fn, *args) -> AgentError:
