@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import threading
-from typing import Any, TypeGuard
+from typing import Any
 from urllib.parse import quote
 
 from tornado import iostream, web
-from tornado.http1connection import HTTP1Connection
 
 from ..core.clock import utc_now_iso
 from ..core.errors import AgentError, bad_request
-from ..files.download import Download
 from ..files.form import UploadForm
 from ..files.watch import WatchSession
-from ..models.base import M, parse_json, parse_object
+from ..models.base import M, parse_object
 from ..models.files import (
     FileChange,
     FileContent,
@@ -36,6 +32,7 @@ from ..models.files import (
 )
 from .base import AuthWebSocketHandler, BaseHandler, error_frame
 from .routing import Route, op
+from .streams import GatheredBodyHandler, limit_body, send_download
 
 
 class FilesHandler(BaseHandler):
@@ -47,14 +44,10 @@ class FilesHandler(BaseHandler):
         args = {k: v[-1].decode("utf-8", "surrogateescape") for k, v in self.request.query_arguments.items()}
         return parse_object(model, args)
 
-    def limit_body(self, size: int) -> None:
-        """Let a streamed body (write, upload) grow to `size` bytes, past Tornado's default."""
-        conn = self.request.connection
-        assert isinstance(conn, HTTP1Connection)  # Tornado's one server connection type
-        conn.set_max_body_size(size)
-
 
 class ReadHandler(FilesHandler):
+    """A whole file as text or base64."""
+
     @op("Read a file whole, as UTF-8 text or base64 (up to max_read_bytes)", query=ReadQuery, response=FileContent)
     async def get(self, query: ReadQuery) -> FileContent:
         return await self.services.files.read(query)
@@ -72,15 +65,7 @@ class DownloadHandler(FilesHandler):
             self.set_header("Content-Type", "application/octet-stream")
             self.set_header("Content-Length", str(download.size))
             self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(download.name)}")
-            if download.size and _sendfile_ok(self.request.connection):
-                await self.flush()  # the headers go out; Tornado's write buffer is empty from here on
-                await _sendfile(self.request.connection, download, self.cancel)
-            else:
-                # aclosing: if the client goes away, the read in flight is awaited before the close
-                async with contextlib.aclosing(download.chunks()) as chunks:
-                    async for chunk in chunks:
-                        self.write(chunk)
-                        await self.flush()
+            await send_download(self, download, self.cancel)
         except iostream.StreamClosedError:
             return  # the client went away
         finally:
@@ -94,83 +79,23 @@ class DownloadHandler(FilesHandler):
         super().on_connection_close()
 
 
-# sendfile writes the body to the socket behind Tornado's back. Tornado checks a response against
-# its Content-Length through HTTP1Connection's private `_expected_content_remaining`, and has no
-# public way to say "these bytes were sent for you", so the count is read and adjusted here, and
-# only here; where the attribute is missing (another Tornado), downloads use chunks instead.
-
-
-def _sendfile_ok(conn: object) -> TypeGuard[HTTP1Connection]:
-    """A plain TCP HTTP/1 connection of a Tornado that counts the body the way we account for it."""
-    return (
-        isinstance(conn, HTTP1Connection)
-        and type(conn.stream) is iostream.IOStream
-        and hasattr(conn, "_expected_content_remaining")
-    )
-
-
-async def _sendfile(conn: HTTP1Connection, download: Download, cancel: threading.Event) -> None:
-    stream = conn.stream
-    if stream.closed():
-        raise iostream.StreamClosedError()
-    if not isinstance(conn._expected_content_remaining, int):  # Tornado did not take our Content-Length
-        raise TypeError("sendfile download without a Content-Length")
-    out_fd = os.dup(stream.socket.fileno())
-    try:
-        sent = await download.send(out_fd, cancel)
-    except OSError:
-        stream.close()
-        raise iostream.StreamClosedError() from None
-    finally:
-        os.close(out_fd)
-    conn._expected_content_remaining -= sent  # so finish() checks the length as for any body
-
-
 @web.stream_request_body
-class WriteHandler(FilesHandler):
-    """The JSON body is gathered here rather than by Tornado, so a body over the limit
-    (max_body_bytes) is answered with 413 in the contract's envelope instead of Tornado's bare 400."""
+class WriteHandler(GatheredBodyHandler, FilesHandler):
+    """A JSON body of at most max_body_bytes, gathered as it arrives (over the limit: 413)."""
 
-    async def prepare(self) -> None:
-        self.body_unread = True  # until post(): the body streams in after prepare
-        await super().prepare()
-        self.limit = self.services.settings.max_body_bytes
-        self.body = bytearray()
-        self.over = 0  # bytes of a chunked body that went over the limit, counted while drained
-        length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.limit:
-            raise self._too_large(int(length))
-        # a chunked body is counted in data_received and, once over the limit, drained and thrown
-        # away so the 413 can be answered after it (answering mid-body and closing would reset the
-        # connection under the answer); past twice the limit Tornado cuts the connection
-        self.limit_body(2 * self.limit + (1 << 20))
-
-    def _too_large(self, size: int) -> AgentError:
+    def body_too_large(self, size: int) -> AgentError:
+        limit = self.services.settings.max_body_bytes
         return AgentError(
             "FILE_TOO_LARGE",
             413,
-            f"Request body of {size} bytes is above the limit of {self.limit} bytes for "
+            f"Request body of {size} bytes is above the limit of {limit} bytes for "
             "/files/write; send large files with POST /files/upload (multipart, streamed)",
-            {"size": size, "limit": self.limit},
+            {"size": size, "limit": limit},
         )
 
-    def data_received(self, chunk: bytes) -> None:
-        if self.over:
-            self.over += len(chunk)
-            return
-        if len(self.body) + len(chunk) > self.limit:  # a chunked body (no Content-Length) grew too large
-            self.over = len(self.body) + len(chunk)
-            self.body = bytearray()
-            return
-        self.body += chunk
-
-    def parse_body(self, model: type[M], required: bool = True) -> M:
-        """The body gathered by data_received (413 if it went over the limit)."""
-        self.body_unread = False
-        if self.over:
-            raise self._too_large(self.over)
-        raw, self.body = bytes(self.body), bytearray()
-        return parse_json(model, raw, required)
+    async def prepare(self) -> None:
+        self.body_limit = self.services.settings.max_body_bytes
+        await super().prepare()
 
     @op("Write a whole file atomically, from text or base64", body=WriteRequest, response=FileResponse)
     async def post(self, body: WriteRequest) -> FileResponse:
@@ -178,18 +103,24 @@ class WriteHandler(FilesHandler):
 
 
 class ListHandler(FilesHandler):
+    """A directory's entries."""
+
     @op("List a directory (default: the workspace)", query=ListQuery, response=FileList)
     async def get(self, query: ListQuery) -> FileList:
         return await self.services.files.list(query.path)
 
 
 class ExistsHandler(FilesHandler):
+    """Whether a path exists."""
+
     @op("Whether a path exists, and what it is", query=PathQuery, response=FileExists)
     async def get(self, query: PathQuery) -> FileExists:
         return await self.services.files.exists(query.path)
 
 
 class RemoveHandler(FilesHandler):
+    """Removal of a file, a link or a tree."""
+
     @op(
         "Remove a file, a symlink or a directory (recursively); the path in the query or a JSON body",
         query=RemoveQuery,
@@ -202,6 +133,8 @@ class RemoveHandler(FilesHandler):
 
 
 class MkdirHandler(FilesHandler):
+    """Creation of a directory with its parents."""
+
     @op("Create a directory and its parents (mkdir -p)", body=MkdirRequest, response=FileResponse)
     async def post(self, body: MkdirRequest) -> FileResponse:
         return await self.services.files.mkdir(body.path)
@@ -223,7 +156,7 @@ class UploadHandler(FilesHandler):
             int(length) if length and length.isdigit() else None,
             self.parse_query(UploadQuery).path,  # needed before the body, so parsed here too
         )
-        self.limit_body(self.services.files.max_upload_body)
+        limit_body(self.request, self.services.files.max_upload_body)
 
     async def data_received(self, chunk: bytes) -> None:
         assert self.form is not None

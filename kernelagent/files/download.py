@@ -8,7 +8,7 @@ import os
 import select
 import stat
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
@@ -51,7 +51,7 @@ class Download:
         self.chunk = chunk
         self.slot: Limiter | None = slot
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The file's bytes in chunks; the next chunk is read while the caller sends this one."""
         remaining = self.size
         loop = asyncio.get_running_loop()

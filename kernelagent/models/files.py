@@ -194,6 +194,8 @@ def file_response(path: str, size: int | None, message: str) -> FileResponse:
 
 
 class FileContent(TypedDict):
+    """GET /files/read: the content as text (UTF-8, undecodable bytes replaced) or base64."""
+
     content: str
     path: str
     size: int
@@ -217,6 +219,8 @@ class FileInfo(TypedDict):
 
 
 class FileList(TypedDict):
+    """GET /files/list: the first max_list_entries entries by name; `truncated` when there were more."""
+
     files: list[FileInfo]
     path: str
     count: int
@@ -226,6 +230,8 @@ class FileList(TypedDict):
 
 
 class FileExists(TypedDict):
+    """GET /files/exists: answered 200 whether or not the path exists."""
+
     exists: bool
     path: str
     is_file: bool
