@@ -3,113 +3,74 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import logging
-import os
 import threading
 from typing import Any
 from urllib.parse import quote
 
 from tornado import iostream, web
-from tornado.http1connection import HTTP1Connection
 
-from ..core.errors import AgentError, bad_request, missing
-from ..multipart import MultipartParser, boundary_from
 from ..core.clock import utc_now_iso
-from .routing import Route
-from .base import AuthWebSocketHandler, BaseHandler
-
-log = logging.getLogger("kernelagent.api.files")
-
-MAX_FIELD_BYTES = 64 << 10  # the text fields of an upload (path) together
+from ..core.errors import AgentError, bad_request
+from ..files.form import UploadForm
+from ..files.watch import WatchSession
+from ..models.base import M, parse_object
+from ..models.files import (
+    FileChange,
+    FileContent,
+    FileExists,
+    FileList,
+    FileResponse,
+    ListQuery,
+    MkdirRequest,
+    PathQuery,
+    ReadQuery,
+    RemoveBody,
+    RemoveQuery,
+    UploadQuery,
+    WriteRequest,
+    parse_watch_frame,
+)
+from .base import AuthWebSocketHandler, BaseHandler, error_frame
+from .routing import Route, op
+from .streams import GatheredBodyHandler, limit_body, send_download
 
 
 class FilesHandler(BaseHandler):
-    def path_arg(self, required: bool = True) -> str | None:
-        """The `path` query argument exactly as sent: Tornado's own getter strips whitespace and
-        turns control characters (NUL included) into spaces, which would hide a NUL from the
-        path policy and change names that end in spaces."""
-        values = self.request.query_arguments.get("path")
-        if not values or values[-1] == b"":
-            if required:
-                raise missing("path")
-            return None
-        return values[-1].decode("utf-8", "surrogateescape")
+    """The file routes' base: query arguments are taken as sent, even when they are not UTF-8."""
 
-    def take_transfer_slot(self) -> None:
-        """Uploads and downloads each hold a thread: at most max_transfers run at once."""
-        self.services.files.transfers.take()
-        self.holds_slot = True
-
-    def release_transfer_slot(self) -> None:
-        if getattr(self, "holds_slot", False):
-            self.holds_slot = False
-            self.services.files.transfers.give()
-
-    def on_connection_close(self) -> None:
-        self.release_transfer_slot()
-
-    def on_finish(self) -> None:
-        self.release_transfer_slot()
-        super().on_finish()
+    def parse_query(self, model: type[M]) -> M:
+        """A path that is not UTF-8 is kept surrogate-escaped (as os.fsdecode does), so files whose
+        names are not UTF-8 stay reachable; the base handler would refuse it."""
+        args = {k: v[-1].decode("utf-8", "surrogateescape") for k, v in self.request.query_arguments.items()}
+        return parse_object(model, args)
 
 
 class ReadHandler(FilesHandler):
-    async def get(self) -> None:
-        self.write_json(await self.services.files.read(self.path_arg(),
-                                                       self.query("encoding")))
+    """A whole file as text or base64."""
+
+    @op("Read a file whole, as UTF-8 text or base64 (up to max_read_bytes)", query=ReadQuery, response=FileContent)
+    async def get(self, query: ReadQuery) -> FileContent:
+        return await self.services.files.read(query)
 
 
 class DownloadHandler(FilesHandler):
     """Raw bytes with a Content-Length. On a plain TCP connection the body goes out with sendfile
     from a thread (page cache to socket); otherwise in chunks read ahead in the executor."""
 
-    async def get(self) -> None:
-        self.take_transfer_slot()
-        download = await self.services.files.open_download(self.path_arg())
+    @op("Download a file's bytes (streamed, any size)", query=PathQuery, media_type="application/octet-stream")
+    async def get(self, query: PathQuery) -> None:
         self.cancel = threading.Event()
+        download = await self.services.files.open_download(query.path)
         try:
             self.set_header("Content-Type", "application/octet-stream")
             self.set_header("Content-Length", str(download.size))
             self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(download.name)}")
-            if download.size and self._sendfile_ok():
-                await self._sendfile(download)
-            else:
-                # aclosing: if the client goes away, the read in flight is awaited before the close
-                async with contextlib.aclosing(download.chunks()) as chunks:
-                    async for chunk in chunks:
-                        self.write(chunk)
-                        await self.flush()
+            await send_download(self, download, self.cancel)
         except iostream.StreamClosedError:
             return  # the client went away
         finally:
             download.close()
         self.finish()
-
-    def _sendfile_ok(self) -> bool:
-        conn = self.request.connection
-        return (isinstance(conn, HTTP1Connection) and type(conn.stream) is iostream.IOStream
-                and hasattr(conn, "_expected_content_remaining"))
-
-    async def _sendfile(self, download: Any) -> None:
-        await self.flush()  # the headers go out; Tornado's write buffer is empty from here on
-        conn = self.request.connection
-        stream = conn.stream
-        if stream.closed():
-            raise iostream.StreamClosedError()
-        if not isinstance(conn._expected_content_remaining, int):  # Tornado did not take our Content-Length
-            raise RuntimeError("sendfile download without a Content-Length")
-        out_fd = os.dup(stream.socket.fileno())
-        try:
-            sent = await download.send(out_fd, self.cancel)
-        except OSError:
-            stream.close()
-            raise iostream.StreamClosedError() from None
-        finally:
-            os.close(out_fd)
-        # the bytes bypassed Tornado's framing: account for them, so finish() checks the length
-        conn._expected_content_remaining -= sent
 
     def on_connection_close(self) -> None:
         cancel = getattr(self, "cancel", None)
@@ -119,70 +80,64 @@ class DownloadHandler(FilesHandler):
 
 
 @web.stream_request_body
-class WriteHandler(FilesHandler):
-    """The JSON body is gathered here rather than by Tornado, so a body over the limit
-    (max_body_bytes) is answered with 413 in the contract's envelope instead of Tornado's bare 400."""
+class WriteHandler(GatheredBodyHandler, FilesHandler):
+    """A JSON body of at most max_body_bytes, gathered as it arrives (over the limit: 413)."""
+
+    def body_too_large(self, size: int) -> AgentError:
+        limit = self.services.settings.max_body_bytes
+        return AgentError(
+            "FILE_TOO_LARGE",
+            413,
+            f"Request body of {size} bytes is above the limit of {limit} bytes for "
+            "/files/write; send large files with POST /files/upload (multipart, streamed)",
+            {"size": size, "limit": limit},
+        )
 
     async def prepare(self) -> None:
-        self.body_unread = True  # until post(): the body streams in after prepare
+        self.body_limit = self.services.settings.max_body_bytes
         await super().prepare()
-        self.limit = self.services.settings.max_body_bytes
-        self.body = bytearray()
-        self.over = 0  # bytes of a chunked body that went over the limit, counted while drained
-        length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > self.limit:
-            raise self._too_large(int(length))
-        # a chunked body is counted in data_received and, once over the limit, drained and thrown
-        # away so the 413 can be answered after it (answering mid-body and closing would reset the
-        # connection under the answer); past twice the limit Tornado cuts the connection
-        self.request.connection.set_max_body_size(2 * self.limit + (1 << 20))
 
-    def _too_large(self, size: int) -> AgentError:
-        return AgentError("FILE_TOO_LARGE", 413,
-                          f"Request body of {size} bytes is above the limit of {self.limit} bytes for "
-                          "/files/write; send large files with POST /files/upload (multipart, streamed)",
-                          {"size": size, "limit": self.limit})
-
-    def data_received(self, chunk: bytes) -> None:
-        if self.over:
-            self.over += len(chunk)
-            return
-        if len(self.body) + len(chunk) > self.limit:  # a chunked body (no Content-Length) grew too large
-            self.over = len(self.body) + len(chunk)
-            self.body = bytearray()
-            return
-        self.body += chunk
-
-    async def post(self) -> None:
-        self.body_unread = False
-        if self.over:
-            raise self._too_large(self.over)
-        self.request.body, self.body = bytes(self.body), bytearray()
-        self.write_json(await self.services.files.write(self.json_body()))
+    @op("Write a whole file atomically, from text or base64", body=WriteRequest, response=FileResponse)
+    async def post(self, body: WriteRequest) -> FileResponse:
+        return await self.services.files.write(body)
 
 
 class ListHandler(FilesHandler):
-    async def get(self) -> None:
-        path = self.path_arg(required=False) or self.services.settings.workspace
-        self.write_json(await self.services.files.list(path))
+    """A directory's entries."""
+
+    @op("List a directory (default: the workspace)", query=ListQuery, response=FileList)
+    async def get(self, query: ListQuery) -> FileList:
+        return await self.services.files.list(query.path)
 
 
 class ExistsHandler(FilesHandler):
-    async def get(self) -> None:
-        self.write_json(await self.services.files.exists(self.path_arg()))
+    """Whether a path exists."""
+
+    @op("Whether a path exists, and what it is", query=PathQuery, response=FileExists)
+    async def get(self, query: PathQuery) -> FileExists:
+        return await self.services.files.exists(query.path)
 
 
 class RemoveHandler(FilesHandler):
-    async def delete(self) -> None:
-        path = self.path_arg(required=False)
-        if path is None and self.request.body:  # some clients send the path in a JSON body
-            path = self.json_body().get("path")
-        self.write_json(await self.services.files.remove(path))
+    """Removal of a file, a link or a tree."""
+
+    @op(
+        "Remove a file, a symlink or a directory (recursively); the path in the query or a JSON body",
+        query=RemoveQuery,
+        body=RemoveBody,
+        body_required=False,
+        response=FileResponse,
+    )
+    async def delete(self, query: RemoveQuery, body: RemoveBody) -> FileResponse:
+        return await self.services.files.remove(query.path or body.path)
 
 
 class MkdirHandler(FilesHandler):
-    async def post(self) -> None:
-        self.write_json(await self.services.files.mkdir(self.json_body().get("path")))
+    """Creation of a directory with its parents."""
+
+    @op("Create a directory and its parents (mkdir -p)", body=MkdirRequest, response=FileResponse)
+    async def post(self, body: MkdirRequest) -> FileResponse:
+        return await self.services.files.mkdir(body.path)
 
 
 @web.stream_request_body
@@ -190,140 +145,82 @@ class UploadHandler(FilesHandler):
     """multipart/form-data with a `path` field and a `file` part, parsed as it arrives and written
     to a temp file beside the destination, renamed into place only once the body is complete."""
 
+    form: UploadForm | None = None
+
     async def prepare(self) -> None:
         self.body_unread = True  # until post(): the body streams in after prepare
         await super().prepare()  # auth before a byte of the body is read
-        self.error: AgentError | None = None
-        self.fields: dict[str, bytearray] = {}
-        self.field_bytes = 0
-        self.current: str | None = None  # "file", a field name, or None (ignored part)
-        self.finished_ok = False
-        limit = self.services.settings.max_upload_bytes
         length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > limit + (1 << 20):
-            raise AgentError("FILE_TOO_LARGE", 413, f"Upload of {length} bytes is above the limit of {limit} bytes",
-                             {"size": int(length), "limit": limit})
-        self.request.connection.set_max_body_size(limit + (1 << 20))
-        self.parser = MultipartParser(boundary_from(self.request.headers.get("Content-Type", "")))
-        self.take_transfer_slot()
-        self.upload = self.services.files.upload()
-        query_path = self.path_arg(required=False)
-        if query_path:
-            self.upload.set_destination(query_path)
+        self.form = self.services.files.upload_form(
+            self.request.headers.get("Content-Type", ""),
+            int(length) if length and length.isdigit() else None,
+            self.parse_query(UploadQuery).path,  # needed before the body, so parsed here too
+        )
+        limit_body(self.request, self.services.files.max_upload_body)
 
     async def data_received(self, chunk: bytes) -> None:
-        if self.error is not None:
-            return  # the body is drained, the error is answered in post()
-        try:
-            for kind, value in self.parser.feed(chunk):
-                await self._event(kind, value)
-        except AgentError as exc:
-            self.error = exc
-            await self.upload.abort()
+        assert self.form is not None
+        await self.form.feed(chunk)
 
-    async def _event(self, kind: str, value: Any) -> None:
-        if kind == "part":
-            if value.filename is not None or value.name == "file":
-                self.current = "file"
-                await self.upload.start()
-            elif value.name:
-                self.current = value.name
-                self.fields[value.name] = bytearray()
-            else:
-                self.current = None
-        elif kind == "data":
-            if self.current == "file":
-                await self.upload.write(value)
-            elif self.current is not None:
-                self.field_bytes += len(value)
-                if self.field_bytes > MAX_FIELD_BYTES:
-                    raise bad_request("Upload form fields are too large")
-                self.fields[self.current] += value
-        elif kind == "end_part":
-            if self.current == "path":
-                self.upload.set_destination(self.fields["path"].decode("utf-8", "surrogateescape"))
-            self.current = None
-
-    async def post(self) -> None:
+    @op(
+        "Upload a file (multipart/form-data: a `path` field and a `file` part), streamed and atomic",
+        query=UploadQuery,
+        request_media_type="multipart/form-data",
+        response=FileResponse,
+    )
+    async def post(self, query: UploadQuery) -> FileResponse:
         self.body_unread = False
-        if self.error is None:
-            try:
-                self.parser.finish()
-                result = await self.upload.commit()
-            except AgentError as exc:
-                self.error = exc
-        if self.error is not None:
-            await self.upload.abort()
-            raise self.error
-        self.finished_ok = True
-        self.write_json(result)
+        assert self.form is not None
+        return await self.form.finish()
 
     def on_connection_close(self) -> None:
         # an interrupted upload: throw the temp file away, the destination keeps its old content
-        self._abort_unfinished()
+        self._abandon()
         super().on_connection_close()
 
     def on_finish(self) -> None:
-        self._abort_unfinished()
+        self._abandon()
         super().on_finish()
 
-    def _abort_unfinished(self) -> None:
-        upload = getattr(self, "upload", None)
-        if upload is not None and not self.finished_ok:
-            asyncio.ensure_future(upload.abort())
+    def _abandon(self) -> None:
+        if self.form is not None:
+            asyncio.ensure_future(self.form.abandon())
 
 
 class WatchHandler(AuthWebSocketHandler):
     """Client sends {"action":"watch","path":P[,"recursive":bool]} (several allowed) and
     {"action":"unwatch","path":P}; the server streams {"type":"change",...}. Closing stops all."""
 
+    session: WatchSession | None = None
+
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
-        self.watches: dict[str, Any] = {}
+        self.session = WatchSession(self.services.files.watch, self._send_change)
 
     def on_message(self, message: str | bytes) -> None:
+        assert self.session is not None
+        path: str | None = None
         try:
-            msg = json.loads(message)
-            if not isinstance(msg, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            self._error(bad_request("Messages must be JSON objects like {\"action\":\"watch\",\"path\":\"/workspace\"}",
-                                    code="INVALID_JSON"))
-            return
-        action = msg.get("action") or msg.get("type") or "watch"
-        path = msg.get("path") or self.services.settings.workspace
-        try:
-            if action == "watch":
-                if path in self.watches:
-                    return
-                recursive = msg.get("recursive", True) is not False
-                self.watches[path] = self.services.files.watch(path, recursive, self._send_change)
-            elif action in ("unwatch", "stop"):
-                watch = self.watches.pop(path, None)
-                if watch is not None:
-                    watch.stop()
-            elif action == "ping":
+            frame = parse_watch_frame(message)
+            path = frame.path or self.services.settings.workspace
+            if frame.verb == "watch":
+                self.session.watch(path, frame.recursive is not False)
+            elif frame.verb in ("unwatch", "stop"):
+                self.session.unwatch(path)
+            elif frame.verb == "ping":
                 self.send_json({"type": "pong", "timestamp": utc_now_iso()})
             else:
-                raise bad_request(f"Unknown action {action!r}: use 'watch' or 'unwatch'")
+                raise bad_request(f"Unknown action {frame.verb!r}: use 'watch' or 'unwatch'")
         except AgentError as exc:
-            self._error(exc, path)
+            self.send_json(error_frame(exc.code, exc.message, path=path, details=exc.details))
 
-    def _send_change(self, message: dict[str, Any]) -> None:
-        if not self.send_json(message):
-            self._stop_all()
-
-    def _error(self, exc: AgentError, path: str | None = None) -> None:
-        self.send_json({"type": "error", "code": exc.code, "error": exc.message, "message": exc.message,
-                        "path": path, "details": exc.details, "timestamp": utc_now_iso()})
-
-    def _stop_all(self) -> None:
-        watches, self.watches = getattr(self, "watches", {}), {}
-        for watch in watches.values():
-            watch.stop()
+    def _send_change(self, message: FileChange) -> None:
+        if not self.send_json(dict(message)) and self.session is not None:
+            self.session.stop_all()
 
     def on_close(self) -> None:
-        self._stop_all()
+        if self.session is not None:
+            self.session.stop_all()
 
 
 routes = [
@@ -335,5 +232,10 @@ routes = [
     Route("/files/remove", RemoveHandler),
     Route("/files/mkdir", MkdirHandler),
     Route("/files/upload", UploadHandler),
-    Route("/files/watch", WatchHandler, websocket="changes under a path as they happen"),
+    Route(
+        "/files/watch",
+        WatchHandler,
+        websocket="changes under a path as they happen: send {action: watch|unwatch|ping, path, recursive}; "
+        "receive {type: change, event: created|modified|deleted|renamed, path, is_directory, timestamp}",
+    ),
 ]

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from kernelagent.core.errors import AgentError
-from kernelagent.multipart import MAX_PART_HEADER_BYTES, MultipartParser, boundary_from
+from kernelagent.files.multipart import MAX_PART_HEADER_BYTES, MultipartParser, boundary_from
 
 B = "b0und4ry"
 FILE = bytes(range(256)) * 40 + f"\r\n--{B[:-1]}.x--{B}\r\n\r\n-\r".encode() * 50 + b"\r\n"  # near-delimiters only

@@ -6,7 +6,7 @@ from __future__ import annotations
 import email.message
 from dataclasses import dataclass, field
 
-from .core.errors import bad_request
+from ..core.errors import bad_request
 
 MAX_PART_HEADER_BYTES = 16 << 10
 
@@ -31,8 +31,9 @@ def boundary_from(content_type: str) -> str:
     msg = email.message.Message()
     msg["content-type"] = content_type or ""
     if msg.get_content_type() != "multipart/form-data":
-        raise bad_request("Upload must be multipart/form-data with a 'file' part and a 'path' field",
-                          content_type=content_type)
+        raise bad_request(
+            "Upload must be multipart/form-data with a 'file' part and a 'path' field", content_type=content_type
+        )
     boundary = msg.get_param("boundary")
     if not isinstance(boundary, str) or not boundary or len(boundary) > 200:
         raise bad_request("multipart/form-data without a valid boundary")
@@ -69,10 +70,6 @@ class MultipartParser:
         self._delim = b"\r\n" + self._first
         self._buf = bytearray()
         self._state = "preamble"  # preamble -> headers -> body -> after_delim -> ... -> end
-
-    @property
-    def done(self) -> bool:
-        return self._state == "end"
 
     def feed(self, data: bytes) -> list[Event]:
         if self._state == "end":
@@ -152,7 +149,7 @@ class MultipartParser:
         if carry:
             events.append(("data", carry))
         events.append(("data", memoryview(data)[: len(data) - keep]))
-        self._buf = bytearray(data[len(data) - keep:])
+        self._buf = bytearray(data[len(data) - keep :])
         return True
 
     def finish(self) -> None:

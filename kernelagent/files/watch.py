@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from watchdog.events import (
     DirModifiedEvent,
@@ -16,7 +17,13 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from .core.clock import utc_now_iso
+from ..core.clock import utc_now_iso
+from ..models.files import FileChange
+
+if TYPE_CHECKING:
+    from .atomic import TempRegistry
+
+Emit = Callable[[FileChange], None]
 
 log = logging.getLogger("kernelagent.watch")
 
@@ -30,7 +37,9 @@ def _text(p: str | bytes) -> str:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, watch: "Watch"):
+    """watchdog's events (on the observer's thread) as the contract's change messages."""
+
+    def __init__(self, watch: Watch):
         self.watch = watch
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -48,7 +57,7 @@ class _Handler(FileSystemEventHandler):
             if kind != "renamed":
                 return
             src, kind = _text(event.dest_path), ("modified" if existed else "created")
-        message: dict[str, Any] = {
+        message: FileChange = {
             "type": "change",
             "event": kind,
             "path": self.watch.shown(src),
@@ -62,8 +71,18 @@ class _Handler(FileSystemEventHandler):
 
 
 class Watch:
-    def __init__(self, path: str, shown_as: str, recursive: bool, emit: Callable[[dict[str, Any]], None],
-                 loop: asyncio.AbstractEventLoop, released: Callable[[], None], temps: Any = None):
+    """One watched path: its own observer thread, events debounced and delivered on the loop."""
+
+    def __init__(
+        self,
+        path: str,
+        shown_as: str,
+        recursive: bool,
+        emit: Emit,
+        loop: asyncio.AbstractEventLoop,
+        released: Callable[[], None],
+        temps: TempRegistry | None = None,
+    ):
         self.path = path  # resolved
         self.shown_as = os.path.normpath(shown_as)  # as the caller named it
         self.recursive = recursive
@@ -71,7 +90,7 @@ class Watch:
         self.loop = loop
         self.released = released
         self.temps = temps
-        self.pending: dict[str, dict[str, Any]] = {}  # path -> a "modified" held back (debounce)
+        self.pending: dict[str, FileChange] = {}  # path -> a "modified" held back (debounce)
         self.observer: Any = None
         self.stopped = False
         self.is_dir = True
@@ -91,19 +110,22 @@ class Watch:
         self.observer.schedule(_Handler(self), target, recursive=self.recursive)
         self.observer.start()
 
-    def deliver(self, message: dict[str, Any]) -> None:
+    def deliver(self, message: FileChange) -> None:
         """Called on the observer's thread."""
         if self.stopped:
             return
-        if not self.is_dir and message["path"] != self.shown(self.path) \
-                and message.get("new_path") != self.shown(self.path):
+        if (
+            not self.is_dir
+            and message["path"] != self.shown(self.path)
+            and message.get("new_path") != self.shown(self.path)
+        ):
             return  # watching one file: its siblings' events are not wanted
         try:
             self.loop.call_soon_threadsafe(self._emit, message)
         except RuntimeError:  # the loop is closed
             pass
 
-    def _emit(self, message: dict[str, Any]) -> None:
+    def _emit(self, message: FileChange) -> None:
         """On the loop. A burst of "modified" events for one path goes out as one, DEBOUNCE
         seconds after the first; any other event for that path sends the held one first."""
         if self.stopped:
@@ -132,3 +154,27 @@ class Watch:
         if observer is not None:
             observer.stop()
             self.loop.run_in_executor(None, observer.join, 5)
+
+
+class WatchSession:
+    """The watches of one /files/watch connection, keyed by the path as the caller named it."""
+
+    def __init__(self, start: Callable[[str | None, bool, Emit], Watch], emit: Emit):
+        self.start = start  # FileService.watch
+        self.emit = emit
+        self.watches: dict[str | None, Watch] = {}
+
+    def watch(self, path: str | None, recursive: bool) -> None:
+        """Start watching path (a second watch of the same path is a no-op)."""
+        if path not in self.watches:
+            self.watches[path] = self.start(path, recursive, self.emit)
+
+    def unwatch(self, path: str | None) -> None:
+        watch = self.watches.pop(path, None)
+        if watch is not None:
+            watch.stop()
+
+    def stop_all(self) -> None:
+        watches, self.watches = self.watches, {}
+        for watch in watches.values():
+            watch.stop()
