@@ -30,7 +30,9 @@ from . import __version__
 from .commands import CommandRun, CommandService
 from .core.workdir import resolve_workdir
 from .core.text import BoundedText
-from .engine.service import Engine, ExecuteRequest
+from .engine import Engine
+from .models.base import parse_object, within_max_timeout
+from .models.execute import ExecuteRequest
 from .core.errors import AgentError, bad_request, not_found
 from .settings import Settings
 from .core.clock import iso_from_epoch, utc_now_iso
@@ -319,16 +321,14 @@ class JobService:
     # --- background and webhook executions ---
 
     def _execute_request(self, body: dict, default_timeout: float) -> ExecuteRequest:
-        body = dict(body)
-        if body.get("timeout") is None:
-            body["timeout"] = default_timeout
-        workdir = body.pop("workdir", None)
-        working_dir = body.pop("working_dir", None)
-        body["workdir"] = resolve_workdir(self.settings, workdir if workdir is not None else working_dir)
-        body.pop("context_id", None)  # a background execution always gets a kernel of its own
-        req = self.engine.parse_request(body)
-        req.language = self.engine.language(req.language).name
-        return req
+        req = parse_object(ExecuteRequest, body)
+        return req.model_copy(update={
+            "timeout": within_max_timeout(req.timeout, default_timeout, self.settings.max_timeout),
+            "workdir": resolve_workdir(self.settings, req.cwd),
+            "working_dir": None,
+            "context_id": None,  # a background execution always gets a kernel of its own
+            "language": self.engine.language(req.language).name,
+        })
 
     async def start_background(self, body: dict) -> dict:
         req = self._execute_request(body, self.settings.background_timeout)
@@ -394,8 +394,8 @@ class JobService:
                 job.context_id = info["context_id"]
                 job.mark_running(info.get("pid"))
                 # the whole output reaches the job's spill files, not just what the result keeps
-                run = dataclasses.replace(req, context_id=job.context_id, stream_limit=self.settings.job_spill_bytes)
-                result = await engine.execute(run, listener=job.on_output)
+                run = req.model_copy(update={"context_id": job.context_id})
+                result = await engine.execute(run, listener=job.on_output, stream_limit=self.settings.job_spill_bytes)
             except asyncio.CancelledError:
                 if not job.kill_requested:
                     job.finish("killed", 137, {"code": "KILLED", "message": "the agent is shutting down"})
