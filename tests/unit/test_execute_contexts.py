@@ -139,7 +139,7 @@ def test_a_kernel_dead_while_idle_is_replaced_and_said(tmp_path):
         e = engine(tmp_path)
         await e.execute(request("1"))
         ctx = e.get_context("default-python")
-        dead = ctx.kernel
+        dead: Any = ctx.kernel  # a FakeKernel
         dead.alive, dead.status = False, -9
         answer = await e.execute(request("2"))
         assert answer["kernel_restarted"] is True and answer["success"] is True
