@@ -36,7 +36,7 @@ class Engine:
         self.settings = settings
         self.global_env = global_env
         self.supply = KernelSupply(settings)
-        self.contexts: dict[str, Context] = {}
+        self._contexts: dict[str, Context] = {}
         self.stats = ExecutionStats()
         self._named = Limiter(settings.max_contexts, "contexts")
         self._cull_task: asyncio.Task | None = None
@@ -50,8 +50,8 @@ class Engine:
     async def stop(self) -> None:
         if self._cull_task:
             self._cull_task.cancel()
-        kernels = [c.kernel for c in self.contexts.values()]
-        self.contexts.clear()
+        kernels = [c.kernel for c in self._contexts.values()]
+        self._contexts.clear()
         await self.supply.stop(kernels)
 
     # --- what it offers ---
@@ -102,15 +102,15 @@ class Engine:
 
     def _context(self, cid: str, lang: Language, kernel: Kernel, default: bool = False) -> Context:
         ctx = Context(cid, lang, kernel, self.supply, self.settings, self.stats, default=default)
-        self.contexts[cid] = ctx
+        self._contexts[cid] = ctx
         return ctx
 
     async def _default_context(self, lang: Language) -> Context:
         cid = f"default-{lang.name}"
-        ctx = self.contexts.get(cid)
+        ctx = self._contexts.get(cid)
         if ctx is None:
             kernel = await self.supply.take(lang)
-            ctx = self.contexts.get(cid)  # another request may have made it meanwhile
+            ctx = self._contexts.get(cid)  # another request may have made it meanwhile
             if ctx is None:
                 ctx = self._context(cid, lang, kernel, default=True)
             else:
@@ -129,7 +129,7 @@ class Engine:
         return self._context(str(uuid.uuid4()), lang, kernel).info()
 
     def get_context(self, context_id: str) -> Context:
-        ctx = self.contexts.get(context_id)
+        ctx = self._contexts.get(context_id)
         if ctx is None:
             raise not_found("CONTEXT_NOT_FOUND", f"No such context: {context_id}", context_id=context_id)
         return ctx
@@ -138,13 +138,13 @@ class Engine:
         return self.get_context(context_id).info()
 
     def list_contexts(self) -> list[ContextInfo]:
-        return [c.info() for c in self.contexts.values()]
+        return [c.info() for c in self._contexts.values()]
 
     def context_count(self) -> int:
-        return len(self.contexts)
+        return len(self._contexts)
 
     def sessions(self) -> list[KernelSession]:
-        return [c.session() for c in self.contexts.values()]
+        return [c.session() for c in self._contexts.values()]
 
     async def interrupt_context(self, context_id: str) -> ContextInfo:
         ctx = self.get_context(context_id)
@@ -162,7 +162,7 @@ class Engine:
     async def end_context(self, context_id: str, grace: float) -> None:
         """Delete a context and end its kernel's whole process tree now (what a job's kill means),
         SIGKILLing whatever is left after `grace` seconds. A context already gone is no error."""
-        ctx = self.contexts.get(context_id)
+        ctx = self._contexts.get(context_id)
         if ctx is None:
             return
         pid = ctx.kernel.pid()
@@ -173,7 +173,7 @@ class Engine:
 
     def _drop(self, ctx: Context) -> None:
         """Forget a context and retire its kernel: the one way a context ends."""
-        if self.contexts.pop(ctx.id, None) is None:
+        if self._contexts.pop(ctx.id, None) is None:
             return
         if not ctx.default:
             self._named.give()
@@ -183,7 +183,7 @@ class Engine:
         while True:
             await asyncio.sleep(self.settings.cull_interval)
             cutoff = time.time() - self.settings.context_idle_timeout
-            for ctx in list(self.contexts.values()):
+            for ctx in list(self._contexts.values()):
                 if not ctx.default and ctx.idle and ctx.last_used < cutoff:
                     log.info("culling idle context %s", ctx.id)
                     self._drop(ctx)
