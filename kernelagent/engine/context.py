@@ -196,7 +196,7 @@ class Context:
                 # code too, so the next run in this context does not queue behind it in the kernel.
                 try:
                     await kernel.interrupt()
-                except Exception as exc:  # noqa: BLE001 - best effort; the run is cancelled either way
+                except Exception as exc:  # best effort; the run is cancelled either way
                     log.warning("interrupt after cancel failed: %s", exc)
                 raise
             finally:
@@ -260,7 +260,7 @@ class Context:
     async def _on_timeout(self, kernel: Kernel, run: Run, timeout: float) -> tuple[ExecutionError, int]:
         try:
             await kernel.interrupt()
-        except Exception as exc:  # noqa: BLE001 - the wait below tells what happened
+        except Exception as exc:  # the wait below tells what happened
             log.warning("interrupt failed: %s", exc)
         preserved = await kernel.wait(run, self.settings.interrupt_grace) == "done"
         if not preserved:

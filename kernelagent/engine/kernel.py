@@ -124,7 +124,7 @@ class Kernel:
                 msg = await get()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a malformed message must not stop the router
+            except Exception as exc:  # a malformed message must not stop the router
                 log.warning("kernel %s: bad %s message: %s", self.id, channel, exc)
                 await asyncio.sleep(0.01)
                 continue
@@ -207,7 +207,7 @@ class Kernel:
             self.kc.stop_channels()
         try:
             await self.km.shutdown_kernel(now=True)
-        except Exception as exc:  # noqa: BLE001 - shutting down regardless
+        except Exception as exc:  # shutting down regardless
             log.warning("kernel %s: shutdown: %s", self.id, exc)
         await asyncio.to_thread(shutil.rmtree, self.scratch, True)
         self.execution_state = "dead"

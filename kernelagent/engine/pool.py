@@ -83,7 +83,7 @@ class KernelPool:
             pool.starting += 1
             try:
                 kernel = await self._start(pool.language)
-            except Exception as exc:  # noqa: BLE001 - recorded in the pool state, retried
+            except Exception as exc:  # recorded in the pool state, retried
                 pool.failures += 1
                 pool.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("pool %s: kernel start failed: %s", pool.language, pool.last_error)

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+
 from jupyter_client.kernelspec import KernelSpecManager
 from kernelagent_kernels import kernelspecs_dir
 
@@ -43,7 +44,7 @@ class KernelSupply:
         self.runtime_dir = tempfile.mkdtemp(prefix="kernelagent-")
         os.chmod(self.runtime_dir, 0o700)
         self.available = self._find_languages()
-        sizes = {lang: self.settings.pool_size for lang in self.settings.languages_warm(self.available)}
+        sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
         self.pool = KernelPool(self._start_kernel, sizes)
         self.pool.fill()
 
@@ -101,7 +102,7 @@ class KernelSupply:
         assert self.pool is not None, "take() before start()"
         try:
             return await self.pool.take(language.name)
-        except Exception as exc:  # noqa: BLE001 - any start failure is this 500
+        except Exception as exc:  # any start failure is this 500
             raise AgentError("EXECUTION_FAILED", 500, f"Could not start a {language.name} kernel: {exc}") from None
 
     def retire(self, kernel: Kernel) -> None:
