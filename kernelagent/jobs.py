@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +33,7 @@ from .core.workdir import resolve_workdir
 from .core.text import BoundedText
 from .engine import Engine
 from .models.base import parse_object, within_max_timeout
-from .models.execute import ExecuteRequest
+from .models.execute import ExecuteAnswer, ExecuteRequest
 from .core.errors import AgentError, bad_request, not_found
 from .settings import Settings
 from .core.clock import iso_from_epoch, utc_now_iso
@@ -131,8 +132,8 @@ class Job:
         self.ended: float | None = None
         self.exit_code: int | None = None
         self.pid: int | None = None
-        self.error: dict | None = None
-        self.result: dict | None = None  # an execution's /execute response
+        self.error: Mapping[str, Any] | None = None
+        self.result: ExecuteAnswer | None = None  # an execution's /execute response
         self.context_id: str | None = None
         self.command_run: CommandRun | None = None
         self.webhook: Webhook | None = None
@@ -175,7 +176,7 @@ class Job:
         self.status = "running"
         self.running.set()
 
-    def finish(self, status: str, exit_code: int | None, error: dict | None = None) -> None:
+    def finish(self, status: str, exit_code: int | None, error: Mapping[str, Any] | None = None) -> None:
         if self.finished:
             return
         self.status = status
@@ -503,7 +504,7 @@ class JobService:
     # --- webhooks ---
 
     def _payload(self, job: Job) -> dict:
-        result = job.result or {}
+        result: Mapping[str, Any] = job.result or {}
         payload = {k: v for k, v in result.items() if k not in ("context_id",)}
         payload.update({
             "execution_id": job.id,
