@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,9 @@ from . import __version__
 from .commands import CommandRun, CommandService
 from .core.workdir import resolve_workdir
 from .core.text import BoundedText
-from .engine.service import Engine, ExecuteRequest
+from .engine import Engine
+from .models.base import parse_object, within_max_timeout
+from .models.execute import ExecuteAnswer, ExecuteRequest
 from .core.errors import AgentError, bad_request, not_found
 from .settings import Settings
 from .core.clock import iso_from_epoch, utc_now_iso
@@ -129,8 +132,8 @@ class Job:
         self.ended: float | None = None
         self.exit_code: int | None = None
         self.pid: int | None = None
-        self.error: dict | None = None
-        self.result: dict | None = None  # an execution's /execute response
+        self.error: Mapping[str, Any] | None = None
+        self.result: ExecuteAnswer | None = None  # an execution's /execute response
         self.context_id: str | None = None
         self.command_run: CommandRun | None = None
         self.webhook: Webhook | None = None
@@ -173,7 +176,7 @@ class Job:
         self.status = "running"
         self.running.set()
 
-    def finish(self, status: str, exit_code: int | None, error: dict | None = None) -> None:
+    def finish(self, status: str, exit_code: int | None, error: Mapping[str, Any] | None = None) -> None:
         if self.finished:
             return
         self.status = status
@@ -319,16 +322,14 @@ class JobService:
     # --- background and webhook executions ---
 
     def _execute_request(self, body: dict, default_timeout: float) -> ExecuteRequest:
-        body = dict(body)
-        if body.get("timeout") is None:
-            body["timeout"] = default_timeout
-        workdir = body.pop("workdir", None)
-        working_dir = body.pop("working_dir", None)
-        body["workdir"] = resolve_workdir(self.settings, workdir if workdir is not None else working_dir)
-        body.pop("context_id", None)  # a background execution always gets a kernel of its own
-        req = self.engine.parse_request(body)
-        req.language = self.engine.language(req.language).name
-        return req
+        req = parse_object(ExecuteRequest, body)
+        return req.model_copy(update={
+            "timeout": within_max_timeout(req.timeout, default_timeout, self.settings.max_timeout),
+            "workdir": resolve_workdir(self.settings, req.cwd),
+            "working_dir": None,
+            "context_id": None,  # a background execution always gets a kernel of its own
+            "language": self.engine.language(req.language).name,
+        })
 
     async def start_background(self, body: dict) -> dict:
         req = self._execute_request(body, self.settings.background_timeout)
@@ -394,8 +395,8 @@ class JobService:
                 job.context_id = info["context_id"]
                 job.mark_running(info.get("pid"))
                 # the whole output reaches the job's spill files, not just what the result keeps
-                run = dataclasses.replace(req, context_id=job.context_id, stream_limit=self.settings.job_spill_bytes)
-                result = await engine.execute(run, listener=job.on_output)
+                run = req.model_copy(update={"context_id": job.context_id})
+                result = await engine.execute(run, listener=job.on_output, stream_limit=self.settings.job_spill_bytes)
             except asyncio.CancelledError:
                 if not job.kill_requested:
                     job.finish("killed", 137, {"code": "KILLED", "message": "the agent is shutting down"})
@@ -503,7 +504,7 @@ class JobService:
     # --- webhooks ---
 
     def _payload(self, job: Job) -> dict:
-        result = job.result or {}
+        result: Mapping[str, Any] = job.result or {}
         payload = {k: v for k, v in result.items() if k not in ("context_id",)}
         payload.update({
             "execution_id": job.id,

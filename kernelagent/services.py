@@ -37,7 +37,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> "Services":
         env = EnvStore()
-        engine = Engine(settings, env)
+        engine = Engine(settings, global_env=env.all)
         cache = ExecutionCache(settings)
         terminals = TerminalManager(settings, env)
         commands = CommandService(settings, env)

@@ -10,84 +10,103 @@ a row are fine.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
-from ..core.errors import AgentError
 from ..core.clock import utc_now_iso
+from ..core.errors import AgentError, bad_request
+from ..models.base import parse_json
+from ..models.execute import ExecuteAnswer, ExecuteRequest, StreamFrame
+from .base import AuthWebSocketHandler, error_frame
 from .routing import Route
-from .base import AuthWebSocketHandler
 
 log = logging.getLogger("kernelagent.stream")
 
 
-class ExecuteStreamHandler(AuthWebSocketHandler):
-    task: asyncio.Task | None = None  # the execution in flight (set in open; None if open never ran)
+def result_frames(answer: ExecuteAnswer) -> list[dict[str, Any]]:
+    """The frames that end a run: its error (if any), `result`, `complete`."""
+    frames: list[dict[str, Any]] = []
+    error = answer.get("error")
+    if error:
+        frames.append(
+            error_frame(
+                error.get("code", "EXECUTION_ERROR"),
+                error.get("message", ""),
+                ename=error.get("ename"),
+                evalue=error.get("evalue"),
+                traceback=error.get("traceback"),
+            )
+        )
+    result: dict[str, Any] = {
+        "type": "result",
+        "exit_code": answer["exit_code"],
+        "execution_time": answer["execution_time"],
+        "success": answer["success"],
+        "execution_count": answer.get("execution_count"),
+        "truncated": answer.get("truncated", False),
+        "timestamp": utc_now_iso(),
+    }
+    if "result" in answer:
+        result["result"] = answer["result"]
+    frames.append(result)
+    frames.append(complete_frame(answer["success"]))
+    return frames
 
-    def open(self, *args: Any, **kwargs: Any) -> None:
-        super().open(*args, **kwargs)
-        self.task: asyncio.Task | None = None
+
+def complete_frame(success: bool) -> dict[str, Any]:
+    return {"type": "complete", "success": success, "timestamp": utc_now_iso()}
+
+
+class ExecuteStreamHandler(AuthWebSocketHandler):
+    """Runs one execute frame at a time, sending its output as frames while it runs."""
+
+    task: asyncio.Task | None = None  # the execution in flight (None until the first execute frame)
 
     def on_message(self, message: str | bytes) -> None:
+        raw = message.encode() if isinstance(message, str) else message
         try:
-            msg = json.loads(message)
-        except (ValueError, UnicodeDecodeError):
-            self._error("INVALID_JSON", "Frames must be JSON objects")
+            kind = parse_json(StreamFrame, raw).type
+            if kind == "ping":
+                self.send_json({"type": "pong", "timestamp": utc_now_iso()})
+                return
+            if kind != "execute":
+                raise bad_request(f"Unknown frame type: {kind!r}")
+            if self.task is not None and not self.task.done():
+                raise bad_request("An execution is already running on this socket")
+        except AgentError as exc:
+            self.send_json(error_frame(exc.code, exc.message))
             return
-        if not isinstance(msg, dict):
-            self._error("INVALID_JSON", "Frames must be JSON objects")
-            return
-        kind = msg.get("type", "execute")
-        if kind == "ping":
-            self.send_json({"type": "pong", "timestamp": utc_now_iso()})
-            return
-        if kind != "execute":
-            self._error("INVALID_REQUEST", f"Unknown frame type: {kind!r}")
-            return
-        if self.task is not None and not self.task.done():
-            self._error("INVALID_REQUEST", "An execution is already running on this socket")
-            return
-        self.task = asyncio.create_task(self._run_stream(msg))
-
-    def _error(self, code: str, message: str, **extra: Any) -> None:
-        self.send_json({"type": "error", "error": message, "message": message, "code": code,
-                        "timestamp": utc_now_iso(), **extra})
+        self.task = asyncio.create_task(self._run(raw))
 
     def _listener(self, kind: str, payload: Any) -> None:
         if kind in ("stdout", "stderr"):
             self.send_json({"type": kind, "data": payload, "timestamp": utc_now_iso()})
         elif kind == "display":
-            self.send_json({"type": "display", "mime_type": payload.get("type"), "data": payload.get("data"),
-                            "metadata": payload.get("metadata"), "output_type": payload.get("output_type"),
-                            "timestamp": payload.get("timestamp") or utc_now_iso()})
+            self.send_json(
+                {
+                    "type": "display",
+                    "mime_type": payload.get("type"),
+                    "data": payload.get("data"),
+                    "metadata": payload.get("metadata"),
+                    "output_type": payload.get("output_type"),
+                    "timestamp": payload.get("timestamp") or utc_now_iso(),
+                }
+            )
 
-    async def _run_stream(self, msg: dict) -> None:
-        engine = self.services.engine
+    async def _run(self, raw: bytes) -> None:
         try:  # the frame is an /execute body (both workdir spellings included)
-            result = await engine.execute(engine.parse_request(msg), listener=self._listener)
+            answer = await self.services.engine.execute(parse_json(ExecuteRequest, raw), listener=self._listener)
         except AgentError as exc:
-            self._error(exc.code, exc.message, details=exc.details)
-            self.send_json({"type": "complete", "success": False, "timestamp": utc_now_iso()})
-            return
+            frames = [error_frame(exc.code, exc.message, details=exc.details), complete_frame(False)]
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("stream execution failed")
-            self._error("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
-            self.send_json({"type": "complete", "success": False, "timestamp": utc_now_iso()})
-            return
-        error = result.get("error")
-        if error:
-            self._error(error.get("code", "EXECUTION_ERROR"), error.get("message", ""),
-                        ename=error.get("ename"), evalue=error.get("evalue"), traceback=error.get("traceback"))
-        frame = {"type": "result", "exit_code": result["exit_code"], "execution_time": result["execution_time"],
-                 "success": result["success"], "execution_count": result.get("execution_count"),
-                 "truncated": result.get("truncated", False), "timestamp": utc_now_iso()}
-        if "result" in result:
-            frame["result"] = result["result"]
-        self.send_json(frame)
-        self.send_json({"type": "complete", "success": result["success"], "timestamp": utc_now_iso()})
+            frames = [error_frame("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"), complete_frame(False)]
+        else:
+            frames = result_frames(answer)
+        for frame in frames:
+            self.send_json(frame)
 
     def on_close(self) -> None:
         if self.task is not None and not self.task.done():
@@ -95,5 +114,9 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
 
 
 routes = [
-    Route("/execute/stream", ExecuteStreamHandler, websocket="send an /execute body as a frame; get stdout, stderr, display, error, result and complete frames"),
+    Route(
+        "/execute/stream",
+        ExecuteStreamHandler,
+        websocket="send an /execute body as a frame; get stdout, stderr, display, error, result and complete frames",
+    ),
 ]

@@ -1,5 +1,11 @@
-"""Kernels: the warm pool, contexts, executions and their outputs."""
+"""Kernels: the warm pool, contexts, executions and their outputs.
 
-from .service import Engine, ExecuteRequest
+engine.py routes executions to contexts and owns their lifecycle; context.py is one kernel with
+its state (env, workdir, deadlines, death and replacement); supply.py starts, pools and retires
+kernels; kernel.py speaks to one kernel; outputs.py gathers a run's output; render.py turns a run
+into the /execute answer.
+"""
 
-__all__ = ["Engine", "ExecuteRequest"]
+from .engine import Engine
+
+__all__ = ["Engine"]

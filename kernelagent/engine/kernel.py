@@ -72,6 +72,8 @@ class Run:
 
 
 class Kernel:
+    """One kernel process and its client: starts it, submits code, routes replies to runs, ends it."""
+
     def __init__(self, language: Language, kernel_spec_manager, runtime_dir: str):
         self.id = str(uuid.uuid4())
         self.language = language
@@ -87,7 +89,7 @@ class Kernel:
             connection_file=os.path.join(runtime_dir, f"kernel-{self.id}.json"),
         )
         self.scratch = os.path.join(runtime_dir, f"kernel-{self.id}.scratch")
-        self.kc = None
+        self.kc: Any = None  # its AsyncKernelClient, once start() has run
         self._runs: dict[str, Run] = {}
         self._tasks: list[asyncio.Task] = []
         self.started_at = 0.0
@@ -135,8 +137,7 @@ class Kernel:
                 run.on_reply(msg)
 
     def submit(self, code: str, outputs: Outputs, silent: bool = False) -> Run:
-        msg_id = self.kc.execute(code, silent=silent, store_history=not silent,
-                                 allow_stdin=False, stop_on_error=False)
+        msg_id = self.kc.execute(code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False)
         run = Run(msg_id, outputs)
         self._runs[msg_id] = run
         self.execution_state = "busy"
@@ -152,7 +153,7 @@ class Kernel:
                 return "timeout"
             try:
                 await asyncio.wait_for(run.finished.wait(), min(remaining, ALIVE_POLL))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if not await self.is_alive():
                     self.execution_state = "dead"
                     return "died"
@@ -206,11 +207,7 @@ class Kernel:
             self.kc.stop_channels()
         try:
             await self.km.shutdown_kernel(now=True)
-        except Exception as exc:
+        except Exception as exc:  # shutting down regardless
             log.warning("kernel %s: shutdown: %s", self.id, exc)
         await asyncio.to_thread(shutil.rmtree, self.scratch, True)
         self.execution_state = "dead"
-
-    def info(self) -> dict[str, Any]:
-        return {"kernel_id": self.id, "language": self.language.name, "pid": self.pid(),
-                "execution_state": self.execution_state}

@@ -5,8 +5,8 @@ How each applies per-request env and workdir is in setup_codes.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..core.errors import bad_request
 from .setup_codes import bash_setup, go_setup, javascript_setup, python_setup, typescript_setup

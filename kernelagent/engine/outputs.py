@@ -1,28 +1,30 @@
-"""Bounded gathering of one execution's iopub messages, and their rendering into contract fields."""
+"""Bounded gathering of one execution's iopub messages (rendered into the answer by render.py)."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..core.clock import utc_now_iso
 from ..core.text import BoundedText
+from ..models.execute import RichOutput
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
-# MIME types that get a top-level field of their own in the /execute response.
-TOP_LEVEL = {
-    "image/png": "png",
-    "text/html": "html",
-    "image/svg+xml": "svg",
-    "text/markdown": "markdown",
-    "application/json": "json",
-}
 # Preference when naming an output's main type (the old SDK's `type` field).
-PREFERENCE = ["image/png", "image/jpeg", "image/svg+xml", "text/html", "application/json",
-              "text/markdown", "text/latex", "text/plain"]
+PREFERENCE = [
+    "image/png",
+    "image/jpeg",
+    "image/svg+xml",
+    "text/html",
+    "application/json",
+    "text/markdown",
+    "text/latex",
+    "text/plain",
+]
 
 
 def strip_ansi(text: str) -> str:
@@ -54,7 +56,7 @@ class Outputs:
     forward_limit: int | None = None  # stream characters the listener gets; None: what is kept
     stdout: BoundedText = field(init=False)
     stderr: BoundedText = field(init=False)
-    rich: list[dict] = field(default_factory=list)
+    rich: list[RichOutput] = field(default_factory=list)
     rich_size: int = 0
     rich_dropped: int = 0
     result: str | None = None
@@ -78,7 +80,7 @@ class Outputs:
             forward = kept
         else:  # the listener may take more than is kept here (a job spilling to a file)
             sent = self._forwarded[name]
-            forward = text[:max(self.forward_limit - sent, 0)]
+            forward = text[: max(self.forward_limit - sent, 0)]
             self._forwarded[name] = sent + len(forward)
         if forward:
             self._emit(name, forward)
@@ -96,7 +98,7 @@ class Outputs:
             self.rich_dropped += 1
             return
         self.rich_size += size
-        entry = {
+        entry: RichOutput = {
             "type": main_type(data),
             "data": data,
             "metadata": content.get("metadata") or {},
@@ -122,28 +124,3 @@ class Outputs:
     @property
     def truncated(self) -> bool:
         return self.stdout.truncated or self.stderr.truncated or self.rich_dropped > 0
-
-    def fields(self) -> dict[str, Any]:
-        """The output part of an /execute response."""
-        out: dict[str, Any] = {
-            "stdout": self.stdout.text(),
-            "stderr": self.stderr.text(),
-            "rich_outputs": self.rich,
-            "truncated": self.truncated,
-        }
-        if self.truncated:
-            # Kernels may trim at the source too, so these say what was cut, not how much.
-            out["truncation"] = {
-                "stdout": self.stdout.truncated,
-                "stderr": self.stderr.truncated,
-                "rich_outputs_dropped": self.rich_dropped,
-                "limits": {"stdout_bytes": self.stdout.limit, "stderr_bytes": self.stderr.limit,
-                           "rich_bytes": self.max_rich},
-            }
-        if self.result is not None:
-            out["result"] = self.result
-        for entry in self.rich:
-            for mime, key in TOP_LEVEL.items():
-                if key not in out and mime in entry["data"]:
-                    out[key] = entry["data"][mime]
-        return out

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from .kernel import Kernel
 
@@ -20,6 +19,8 @@ StartKernel = Callable[[str], Awaitable[Kernel]]
 
 
 class LanguagePool:
+    """The ready kernels of one language, and how their starts have gone."""
+
     def __init__(self, language: str, size: int):
         self.language = language
         self.size = size
@@ -31,11 +32,19 @@ class LanguagePool:
         self.refill_task: asyncio.Task | None = None
 
     def state(self) -> dict:
-        return {"ready": len(self.ready), "target": self.size, "starting": self.starting,
-                "started": self.started, "failures": self.failures, "last_error": self.last_error}
+        return {
+            "ready": len(self.ready),
+            "target": self.size,
+            "starting": self.starting,
+            "started": self.started,
+            "failures": self.failures,
+            "last_error": self.last_error,
+        }
 
 
 class KernelPool:
+    """Ready kernels per language, refilled in the background; `take` falls back to a cold start."""
+
     def __init__(self, start_kernel: StartKernel, sizes: dict[str, int], max_parallel_starts: int = 2):
         self._start_kernel = start_kernel
         self._pools = {lang: LanguagePool(lang, size) for lang, size in sizes.items()}
@@ -45,14 +54,6 @@ class KernelPool:
     def fill(self) -> None:
         for lang in self._pools:
             self._refill(lang)
-
-    async def wait_ready(self, timeout: float) -> None:
-        """Wait until every pool holds its target (for start-up and tests); failures end the wait."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(len(p.ready) >= p.size or p.failures for p in self._pools.values()):
-                return
-            await asyncio.sleep(0.05)
 
     async def take(self, language: str) -> Kernel:
         pool = self._pools.get(language)
@@ -82,7 +83,7 @@ class KernelPool:
             pool.starting += 1
             try:
                 kernel = await self._start(pool.language)
-            except Exception as exc:
+            except Exception as exc:  # recorded in the pool state, retried
                 pool.failures += 1
                 pool.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("pool %s: kernel start failed: %s", pool.language, pool.last_error)

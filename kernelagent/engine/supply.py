@@ -1,0 +1,115 @@
+"""Where kernels come from and go: the kernelspecs, the languages they offer, the warm pool that
+starts and warms kernels ahead of need, and the background shutdown of retired ones.
+
+Kernels live with their sockets and connection files in a private runtime directory (mode 0700),
+removed at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+
+from jupyter_client.kernelspec import KernelSpecManager
+from kernelagent_kernels import kernelspecs_dir
+
+from ..core.errors import AgentError
+from ..environment import agent_base_env
+from ..settings import Settings
+from .kernel import Kernel
+from .languages import LANGUAGES, Language
+from .pool import KernelPool
+
+log = logging.getLogger("kernelagent.engine")
+
+KERNELS_DIR = kernelspecs_dir()  # the kernelspecs, package data of kernelagent_kernels
+
+
+class KernelSupply:
+    """Starts, lends and retires kernels: the contexts' one source of kernels."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.ksm = KernelSpecManager(kernel_dirs=[str(KERNELS_DIR)])
+        self.runtime_dir = ""
+        self.available: list[str] = []
+        self.pool: KernelPool | None = None
+        self._retiring: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self.runtime_dir = tempfile.mkdtemp(prefix="kernelagent-")
+        os.chmod(self.runtime_dir, 0o700)
+        self.available = self._find_languages()
+        sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
+        self.pool = KernelPool(self._start_kernel, sizes)
+        self.pool.fill()
+
+    async def stop(self, in_use: list[Kernel]) -> None:
+        """Shut down the pool, the kernels `in_use` and those still retiring; remove the runtime directory."""
+        if self.pool:
+            await self.pool.close()
+        await asyncio.gather(*(k.shutdown() for k in in_use), *self._retiring, return_exceptions=True)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+    def _find_languages(self) -> list[str]:
+        specs = self.ksm.find_kernel_specs()
+        found = []
+        for lang in LANGUAGES.values():
+            if (
+                lang.kernel_name in specs
+                and all(shutil.which(exe) for exe in lang.requires)
+                and all(importlib.util.find_spec(mod) for mod in lang.requires_modules)
+            ):
+                found.append(lang.name)
+            else:
+                log.warning(
+                    "language %s is not available (needs %s)",
+                    lang.name,
+                    ", ".join(lang.requires + lang.requires_modules) or "its kernelspec",
+                )
+        return found
+
+    async def _start_kernel(self, language: str) -> Kernel:
+        lang = LANGUAGES[language]
+        kernel = Kernel(lang, self.ksm, self.runtime_dir)
+        try:
+            await kernel.start(self.settings.workspace, agent_base_env(), self.settings.kernel_start_timeout)
+            warmup = lang.warmup
+            if lang.stream_limit:
+                kernel.stream_limit = self.source_cap(None)
+                warmup += lang.stream_limit(kernel.stream_limit)
+            if warmup:
+                outputs = await kernel.run_silent(warmup, self.settings.kernel_start_timeout)
+                if outputs.error:
+                    raise RuntimeError(f"warm-up failed: {outputs.error['ename']}: {outputs.error['evalue']}")
+        except BaseException:
+            await kernel.shutdown()
+            raise
+        return kernel
+
+    def source_cap(self, wanted: int | None) -> int:
+        """The output cap set inside kernels that can trim at the source: a little over what the
+        agent keeps (or what a listener `wanted`), so the agent still sees the overflow and reports it."""
+        cap = max(self.settings.max_stdout_bytes, self.settings.max_stderr_bytes, wanted or 0)
+        return cap + 4096
+
+    async def take(self, language: Language) -> Kernel:
+        """A ready kernel of `language` (a warm one when the pool has it); 500 if none can start."""
+        assert self.pool is not None, "take() before start()"
+        try:
+            return await self.pool.take(language.name)
+        except Exception as exc:  # any start failure is this 500
+            raise AgentError("EXECUTION_FAILED", 500, f"Could not start a {language.name} kernel: {exc}") from None
+
+    def retire(self, kernel: Kernel) -> None:
+        """Shut a kernel no context holds any more down in the background."""
+        task = asyncio.create_task(kernel.shutdown())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    def pool_state(self) -> dict:
+        return self.pool.state() if self.pool else {}
