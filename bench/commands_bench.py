@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from common import KeepAlive, agent
 
 
@@ -35,11 +34,13 @@ async def raw_batch(argv: list[str] | None, shell: str | None, n: int) -> list[f
     for _ in range(n):
         t0 = time.perf_counter()
         if argv:
-            p = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            p = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
         else:
-            p = await asyncio.create_subprocess_shell(shell, stdin=asyncio.subprocess.DEVNULL,
-                                                      stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            p = await asyncio.create_subprocess_shell(
+                shell, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
         await p.communicate()
         out.append(time.perf_counter() - t0)
     return out
@@ -74,8 +75,10 @@ def compare(clients: dict, label: str, body: dict, argv, shell, n: int, rounds: 
     print(f"  GET /ping (HTTP floor)             {stats(ping)}")
     for name, samples in http.items():
         ratio = statistics.median(samples) / statistics.median(raw)
-        print(f"  POST /commands/run via {name:11s} {stats(samples)}   ratio {ratio:.2f}x"
-              f"{'  (target <= 1.5x: ' + ('OK' if ratio <= 1.5 else 'OVER') + ')' if name == 'http.client' else ''}")
+        print(
+            f"  POST /commands/run via {name:11s} {stats(samples)}   ratio {ratio:.2f}x"
+            f"{'  (target <= 1.5x: ' + ('OK' if ratio <= 1.5 else 'OVER') + ')' if name == 'http.client' else ''}"
+        )
 
 
 class _HttpxAdapter:
@@ -109,8 +112,9 @@ def background_to_running(a, samples: int) -> None:
             time.sleep(0.1)
         mark = workspace / f"bg-{i}"
         t0 = time.time()
-        r = client.post("/execute/background",
-                        json={"code": f"import time; open({str(mark)!r}, 'w').write(repr(time.time()))"})
+        r = client.post(
+            "/execute/background", json={"code": f"import time; open({str(mark)!r}, 'w').write(repr(time.time()))"}
+        )
         assert r.status_code == 200, r.text
         exe.append(wait_file(mark) - t0)
         mark = workspace / f"cmd-{i}"
@@ -133,13 +137,28 @@ def main() -> None:
     try:
         clients = {"http.client": KeepAlive(a.url, a.token), "httpx": _HttpxAdapter(a.http)}
         print(f"kernelagent commands bench, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
-        compare(clients, "`true` as argv: {command: 'true', args: []}", {"command": "true", "args": []},
-                ["true"], None, args.n, args.rounds)
-        compare(clients, "`true` as a shell string: {command: 'true'} (/bin/sh -c)", {"command": "true"},
-                None, "true", args.n, args.rounds)
+        compare(
+            clients,
+            "`true` as argv: {command: 'true', args: []}",
+            {"command": "true", "args": []},
+            ["true"],
+            None,
+            args.n,
+            args.rounds,
+        )
+        compare(
+            clients,
+            "`true` as a shell string: {command: 'true'} (/bin/sh -c)",
+            {"command": "true"},
+            None,
+            "true",
+            args.n,
+            args.rounds,
+        )
         background_to_running(a, args.bg)
     finally:
         a.close()
+
 
 if __name__ == "__main__":
     main()

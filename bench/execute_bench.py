@@ -12,11 +12,10 @@ import sys
 import tempfile
 import time
 
+from common import KeepAlive, agent, line, summary, timed
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from kernelagent_kernels import kernelspecs_dir
-
-from common import KeepAlive, agent, line, summary, timed
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 
@@ -24,9 +23,12 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 async def raw_samples(n: int) -> list[float]:
     """execute_request -> idle on a kernel started from the same kernelspec, over ipc."""
     runtime = tempfile.mkdtemp()
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernelspecs_dir())]),
-                            connection_file=os.path.join(runtime, "k.json"))
+    km = AsyncKernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernelspecs_dir())]),
+        connection_file=os.path.join(runtime, "k.json"),
+    )
     await km.start_kernel()
     kc = km.client()
     kc.start_channels()
@@ -36,8 +38,11 @@ async def raw_samples(n: int) -> list[float]:
         msg_id = kc.execute("1+1")
         while True:
             msg = await kc.get_iopub_msg()
-            if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
-                    and msg["content"]["execution_state"] == "idle"):
+            if (
+                msg["parent_header"].get("msg_id") == msg_id
+                and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "idle"
+            ):
                 break
         await kc.get_shell_msg()
 
@@ -63,8 +68,9 @@ def main() -> None:
         http = summary(timed(lambda: client.post("/execute", body), N))
         line("raw jupyter_client execute 1+1", raw)
         line("kernelagent POST /execute 1+1", http)
-        print(f"ratio median http/raw = {http['median_ms'] / raw['median_ms']:.2f}x "
-              f"(target: median < 5 ms and <= 1.5x)")
+        print(
+            f"ratio median http/raw = {http['median_ms'] / raw['median_ms']:.2f}x (target: median < 5 ms and <= 1.5x)"
+        )
         firsts = []
         for _ in range(5):
             t0 = time.perf_counter()

@@ -68,14 +68,18 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(30)
     mc, mf = statistics.median(copy), statistics.median(copy_fsync)
-    print(f"{args.rounds} interleaved rounds of {args.size_mib} MiB (cores: {os.cpu_count()}, 1-min load "
-          f"{min(loads):.1f}..{max(loads):.1f}); medians: local copy {args.size_mib / mc:.0f} MiB/s, "
-          f"copy + fsync {args.size_mib / mf:.0f} MiB/s")
+    print(
+        f"{args.rounds} interleaved rounds of {args.size_mib} MiB (cores: {os.cpu_count()}, 1-min load "
+        f"{min(loads):.1f}..{max(loads):.1f}); medians: local copy {args.size_mib / mc:.0f} MiB/s, "
+        f"copy + fsync {args.size_mib / mf:.0f} MiB/s"
+    )
     for name, r in res.items():
         for what, secs in r.items():
             m = statistics.median(secs)
-            print(f"  {name:<40} {what:<8} {args.size_mib / m:6.0f} MiB/s  / copy {mc / m:.2f}  "
-                  f"/ copy+fsync {mf / m:.2f}   rounds {[round(args.size_mib / s) for s in secs]}")
+            print(
+                f"  {name:<40} {what:<8} {args.size_mib / m:6.0f} MiB/s  / copy {mc / m:.2f}  "
+                f"/ copy+fsync {mf / m:.2f}   rounds {[round(args.size_mib / s) for s in secs]}"
+            )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ file in the same run, with the agent's peak memory growth. Prints figures; not a
 
 The client side is kept cheap so the agent is what is measured: the upload is sent with
 socket.sendfile() inside a hand-made multipart body, the download moved from the socket to a file
-with os.splice() through a pipe (recv_into() where splice is missing). Both transfers land on the same disk as the local copy.
+with os.splice() through a pipe (recv_into() where splice is missing). Both transfers land on the same disk
+as the local copy.
 The agent's RSS is sampled every 10 ms with psutil while each transfer runs, and GET /health is
 timed every 20 ms over a keep-alive connection, to show whether the event loop stays responsive.
 
@@ -23,10 +24,10 @@ from __future__ import annotations
 import argparse
 import fcntl
 import http.client
-import statistics
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,12 +56,23 @@ def start_agent(tmp: Path, extra_env: dict[str, str] | None = None) -> tuple[sub
     workspace = tmp / "workspace"
     workspace.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERNELAGENT_")}
-    env.update({"KERNELAGENT_JWT_SECRET": SECRET, "KERNELAGENT_STATE_DIR": str(tmp / "state"),
-                "KERNELAGENT_WARM_LANGUAGES": "", "PYTHONPATH": str(ROOT)})
+    env.update(
+        {
+            "KERNELAGENT_JWT_SECRET": SECRET,
+            "KERNELAGENT_STATE_DIR": str(tmp / "state"),
+            "KERNELAGENT_WARM_LANGUAGES": "",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra_env or {})
     log = (tmp / "agent.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "kernelagent", "serve", "--port", str(port),
-                             "--workspace", str(workspace)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kernelagent", "serve", "--port", str(port), "--workspace", str(workspace)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -87,7 +99,7 @@ class RssPeak:
             self.peak = max(self.peak, self.proc.memory_info().rss)
             time.sleep(0.01)
 
-    def __enter__(self) -> "RssPeak":
+    def __enter__(self) -> RssPeak:
         self._thread.start()
         return self
 
@@ -117,7 +129,7 @@ class HealthProbe:
             time.sleep(0.02)
         conn.close()
 
-    def __enter__(self) -> "HealthProbe":
+    def __enter__(self) -> HealthProbe:
         self._thread.start()
         return self
 
@@ -150,15 +162,22 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 def upload(port: int, token: str, src: Path, dest: str) -> None:
     boundary = "benchboundary7e3f"
-    pre = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\n{dest}\r\n"
-           f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{src.name}\"\r\n"
-           "Content-Type: application/octet-stream\r\n\r\n").encode()
+    pre = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\n{dest}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{src.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     post = f"\r\n--{boundary}--\r\n".encode()
     length = len(pre) + src.stat().st_size + len(post)
     with socket.create_connection(("127.0.0.1", port)) as s, src.open("rb") as f:
-        s.sendall((f"POST /files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-                   f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-                   f"Content-Length: {length}\r\nConnection: close\r\n\r\n").encode() + pre)
+        s.sendall(
+            (
+                f"POST /files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            + pre
+        )
         s.sendfile(f)
         s.sendall(post)
         status, _, body = read_response(s)
@@ -172,8 +191,12 @@ def download(port: int, token: str, path: str, out: Path) -> int:
     from urllib.parse import quote
 
     with socket.create_connection(("127.0.0.1", port)) as s, out.open("wb") as f:
-        s.sendall((f"GET /files/download?path={quote(path)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n").encode())
+        s.sendall(
+            (
+                f"GET /files/download?path={quote(path)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            ).encode()
+        )
         status, headers, rest = read_response(s)
         if status != 200:
             raise RuntimeError(f"download failed: {status} {rest[:500]!r}")
@@ -250,6 +273,7 @@ def main() -> None:
                 time.sleep(1.0)
             health["idle"] += idle.latencies
             for _ in range(args.repeat):  # interleaved: the machine is shared
+
                 def record(name: str, secs: float) -> None:
                     results.setdefault(name, []).append(secs)
 
@@ -280,22 +304,33 @@ def main() -> None:
             proc.terminate()
             proc.wait(30)
     med = {name: statistics.median(v) for name, v in results.items()}
-    print(f"file size: {args.size_mib} MiB, median of {args.repeat} rounds [best]  (cores: {os.cpu_count()}, "
-          f"1-min load average during the run {min(loads):.1f}..{max(loads):.1f})")
+    print(
+        f"file size: {args.size_mib} MiB, median of {args.repeat} rounds [best]  (cores: {os.cpu_count()}, "
+        f"1-min load average during the run {min(loads):.1f}..{max(loads):.1f})"
+    )
     for name, secs in med.items():
-        print(f"  {name:<20} {secs:7.2f} s  {args.size_mib / secs:8.1f} MiB/s  [{args.size_mib / min(results[name]):8.1f}]")
+        print(
+            f"  {name:<20} {secs:7.2f} s  {args.size_mib / secs:8.1f} MiB/s"
+            f"  [{args.size_mib / min(results[name]):8.1f}]"
+        )
     for what in ("upload", "download"):
-        print(f"  {what:<8} throughput / local copy: {med['local copy'] / med[what]:.2f}   "
-              f"/ copy + fsync: {med['local copy + fsync'] / med[what]:.2f}   "
-              f"/ user-space copy: {med['user-space copy'] / med[what]:.2f}")
+        print(
+            f"  {what:<8} throughput / local copy: {med['local copy'] / med[what]:.2f}   "
+            f"/ copy + fsync: {med['local copy + fsync'] / med[what]:.2f}   "
+            f"/ user-space copy: {med['user-space copy'] / med[what]:.2f}"
+        )
     for what, lat in health.items():
         if lat:
             lat = sorted(lat)
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-            print(f"  GET /health during {what:<8}: n={len(lat):4d} median {statistics.median(lat) * 1000:6.1f} ms  "
-                  f"p99 {p99 * 1000:6.1f} ms  max {lat[-1] * 1000:6.1f} ms")
-    print(f"  agent peak RSS growth over its idle RSS ({base / MiB:.0f} MiB): "
-          f"upload {up_growth:.1f} MiB, download {down_growth:.1f} MiB")
+            print(
+                f"  GET /health during {what:<8}: n={len(lat):4d} median {statistics.median(lat) * 1000:6.1f} ms  "
+                f"p99 {p99 * 1000:6.1f} ms  max {lat[-1] * 1000:6.1f} ms"
+            )
+    print(
+        f"  agent peak RSS growth over its idle RSS ({base / MiB:.0f} MiB): "
+        f"upload {up_growth:.1f} MiB, download {down_growth:.1f} MiB"
+    )
     print("  targets: throughput ratio (to local copy) >= 0.5, RSS growth < 64 MiB")
 
 

@@ -30,8 +30,11 @@ async def execute(kc, code: str) -> None:
     msg_id = kc.execute(code)
     while True:
         msg = await kc.get_iopub_msg(timeout=60)
-        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "idle"):
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "idle"
+        ):
             break
     while (await kc.get_shell_msg(timeout=60))["parent_header"].get("msg_id") != msg_id:
         pass
@@ -40,8 +43,9 @@ async def execute(kc, code: str) -> None:
 async def bench(name: str, cells: int, tmp: str) -> dict:
     ksm = KernelSpecManager(kernel_dirs=[str(KERNELS)])
     # ipc as the agent uses; Deno's provisioner switches its kernel to tcp
-    km = AsyncKernelManager(kernel_name=name, kernel_spec_manager=ksm, transport="ipc",
-                            connection_file=f"{tmp}/{name}.json")
+    km = AsyncKernelManager(
+        kernel_name=name, kernel_spec_manager=ksm, transport="ipc", connection_file=f"{tmp}/{name}.json"
+    )
     t0 = time.perf_counter()
     await km.start_kernel()
     kc = km.client()
@@ -57,7 +61,12 @@ async def bench(name: str, cells: int, tmp: str) -> dict:
         times.append(time.perf_counter() - t)
     kc.stop_channels()
     await km.shutdown_kernel(now=True)
-    return {"ready": ready, "first": first, "median": statistics.median(times), "p90": sorted(times)[int(0.9 * len(times))]}
+    return {
+        "ready": ready,
+        "first": first,
+        "median": statistics.median(times),
+        "p90": sorted(times)[int(0.9 * len(times))],
+    }
 
 
 async def main() -> None:
@@ -69,8 +78,10 @@ async def main() -> None:
     base = results["python3"]["median"]
     print(f"{'kernel':<12}{'ready s':>9}{'1st cell s':>12}{'median ms':>11}{'p90 ms':>9}{'vs python':>11}")
     for name, r in results.items():
-        print(f"{name:<12}{r['ready']:>9.2f}{r['first']:>12.2f}{r['median'] * 1000:>11.1f}"
-              f"{r['p90'] * 1000:>9.1f}{r['median'] / base:>10.2f}x")
+        print(
+            f"{name:<12}{r['ready']:>9.2f}{r['first']:>12.2f}{r['median'] * 1000:>11.1f}"
+            f"{r['p90'] * 1000:>9.1f}{r['median'] / base:>10.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ log = logging.getLogger("kernelagent")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(host=getattr(args, "host", None), port=getattr(args, "port", None),
-                             workspace=getattr(args, "workspace", None))
+    return Settings.from_env(
+        host=getattr(args, "host", None), port=getattr(args, "port", None), workspace=getattr(args, "workspace", None)
+    )
 
 
 async def serve(settings: Settings) -> None:
@@ -29,16 +30,20 @@ async def serve(settings: Settings) -> None:
     app = make_app(services)
     # body size and read size are HTTPServer options (Tornado ignores them as Application settings);
     # /files/upload and /files/write set their own limits per request
-    server = app.listen(settings.port, settings.host, xheaders=False, chunk_size=settings.http_read_bytes,
-                        max_body_size=settings.max_body_bytes)
+    server = app.listen(
+        settings.port,
+        settings.host,
+        xheaders=False,
+        chunk_size=settings.http_read_bytes,
+        max_body_size=settings.max_body_bytes,
+    )
     if settings.jwt_secret and not settings.jwt_public_key:
         token = services.auth.mint()
         path = write_token_file(settings, token)
         origin = "a new secret was generated" if generated else "secret from settings or state dir"
         print(f"kernelagent listening on http://{settings.host}:{settings.port} ({origin})", flush=True)
         print(f"token (also in {path}): {token}", flush=True)
-        print(f"try: curl -H 'Authorization: Bearer {token}' http://{settings.host}:{settings.port}/info",
-              flush=True)
+        print(f"try: curl -H 'Authorization: Bearer {token}' http://{settings.host}:{settings.port}/info", flush=True)
     else:
         print(f"kernelagent listening on http://{settings.host}:{settings.port} (public-key auth)", flush=True)
     stop = asyncio.Event()

@@ -90,7 +90,9 @@ class Authenticator:
     def verify(self, authorization: str | None) -> dict:
         """Check an Authorization header value ("Bearer <jwt>") and return the claims."""
         if not authorization:
-            raise AgentError("AUTHENTICATION_REQUIRED", 401, "Authentication required: send Authorization: Bearer <token>")
+            raise AgentError(
+                "AUTHENTICATION_REQUIRED", 401, "Authentication required: send Authorization: Bearer <token>"
+            )
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AgentError("AUTHENTICATION_REQUIRED", 401, "Authentication required: use the Bearer scheme")

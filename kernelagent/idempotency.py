@@ -21,12 +21,13 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
+from .core.clock import iso_from_epoch, utc_now_iso
 from .core.errors import AgentError, bad_request
 from .settings import Settings
-from .core.clock import iso_from_epoch, utc_now_iso
 
 MAX_KEY_LENGTH = 255
 KEY_HEADER = "Idempotency-Key"
@@ -86,8 +87,7 @@ class ExecutionCache:
         self.misses = 0
         self.evictions = 0
 
-    async def run(self, key: str | None, request: dict,
-                  factory: Callable[[], Awaitable[dict]]) -> tuple[dict, bool]:
+    async def run(self, key: str | None, request: dict, factory: Callable[[], Awaitable[dict]]) -> tuple[dict, bool]:
         """The answer for this request and whether it was replayed from the cache."""
         if key is None:
             return await factory(), False
@@ -96,9 +96,12 @@ class ExecutionCache:
         entry = self._entries.get(key)
         if entry is not None:
             if entry.fingerprint != digest:
-                raise AgentError("IDEMPOTENCY_KEY_REUSED", 422,
-                                 "This idempotency key was already used with a different request",
-                                 {"idempotency_key": key})
+                raise AgentError(
+                    "IDEMPOTENCY_KEY_REUSED",
+                    422,
+                    "This idempotency key was already used with a different request",
+                    {"idempotency_key": key},
+                )
             self.hits += 1
             entry.hits += 1
             return await asyncio.shield(entry.future), True

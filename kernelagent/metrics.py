@@ -15,8 +15,9 @@ import os
 import platform
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from prometheus_client import CollectorRegistry, generate_latest
@@ -25,10 +26,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from .core.clock import iso_from_epoch, utc_now_iso
 
 if TYPE_CHECKING:
-    from .idempotency import ExecutionCache
-    from .engine import Engine
-    from .settings import Settings
     from .core.clock import Uptime
+    from .engine import Engine
+    from .idempotency import ExecutionCache
+    from .settings import Settings
     from .terminal import TerminalManager
 
 MB = 1024 * 1024
@@ -46,8 +47,9 @@ class EndpointStats:
 class Metrics:
     """The agent's figures (requests by endpoint, executions, pools) and the machine's."""
 
-    def __init__(self, settings: "Settings", engine: "Engine", cache: "ExecutionCache",
-                 terminals: "TerminalManager", uptime: "Uptime"):
+    def __init__(
+        self, settings: Settings, engine: Engine, cache: ExecutionCache, terminals: TerminalManager, uptime: Uptime
+    ):
         self.settings = settings
         self.engine = engine
         self.cache = cache
@@ -99,16 +101,39 @@ class Metrics:
             "total_executions": self.engine.total_executions,
             "contexts": self.engine.context_count(),
             "pool": self.engine.pool_state(),
-            "cache": {k: cache[k] for k in ("size", "max_size", "in_flight", "bytes", "max_bytes", "hits",
-                                            "misses", "hit_rate", "evictions", "ttl")},
+            "cache": {
+                k: cache[k]
+                for k in (
+                    "size",
+                    "max_size",
+                    "in_flight",
+                    "bytes",
+                    "max_bytes",
+                    "hits",
+                    "misses",
+                    "hit_rate",
+                    "evictions",
+                    "ttl",
+                )
+            },
             "terminals": self.terminals.stats(),
             "system": {
                 "cpu": {"usage_percent": psutil.cpu_percent(None), "cores": psutil.cpu_count() or 0},
-                "memory": {"total": mem.total, "used": mem.used, "available": mem.available,
-                           "usage_percent": mem.percent},
+                "memory": {
+                    "total": mem.total,
+                    "used": mem.used,
+                    "available": mem.available,
+                    "usage_percent": mem.percent,
+                },
             },
-            "process": {"pid": os.getpid(), "rss_bytes": rss, "memory_mb": round(rss / MB, 3),
-                        "threads": threads, "open_fds": fds, "count": len(psutil.pids())},
+            "process": {
+                "pid": os.getpid(),
+                "rss_bytes": rss,
+                "memory_mb": round(rss / MB, 3),
+                "threads": threads,
+                "open_fds": fds,
+                "count": len(psutil.pids()),
+            },
             "timestamp": utc_now_iso(),
         }
 
@@ -136,26 +161,63 @@ class Metrics:
         cores = psutil.cpu_count() or 0
         return {
             # the docs' shape
-            "os": {"name": uname.system.lower(), "version": _os_version(), "kernel": uname.release,
-                   "arch": uname.machine, "hostname": hostname, "timezone": time.tzname[0],
-                   "platform": platform.platform()},
-            "hardware": {"cpu_cores": cores, "cpu_physical_cores": psutil.cpu_count(logical=False) or cores,
-                         "cpu_model": _cpu_model() or uname.processor, "memory_mb": mem.total // MB,
-                         "disk_mb": disk.total // MB},
+            "os": {
+                "name": uname.system.lower(),
+                "version": _os_version(),
+                "kernel": uname.release,
+                "arch": uname.machine,
+                "hostname": hostname,
+                "timezone": time.tzname[0],
+                "platform": platform.platform(),
+            },
+            "hardware": {
+                "cpu_cores": cores,
+                "cpu_physical_cores": psutil.cpu_count(logical=False) or cores,
+                "cpu_model": _cpu_model() or uname.processor,
+                "memory_mb": mem.total // MB,
+                "disk_mb": disk.total // MB,
+            },
             "network": {"interfaces": interfaces, "hostname": hostname},
-            "environment": {"shell": os.environ.get("SHELL", ""), "path": os.environ.get("PATH", ""),
-                            "user": _user(), "home": os.path.expanduser("~"),
-                            "working_dir": self.settings.workspace,
-                            "python_version": platform.python_version()},
-            "capabilities": ["code_execution", "rich_output", "contexts", "terminal", "execution_cache",
-                             "system_metrics", "prometheus_metrics"],
+            "environment": {
+                "shell": os.environ.get("SHELL", ""),
+                "path": os.environ.get("PATH", ""),
+                "user": _user(),
+                "home": os.path.expanduser("~"),
+                "working_dir": self.settings.workspace,
+                "python_version": platform.python_version(),
+            },
+            "capabilities": [
+                "code_execution",
+                "rich_output",
+                "contexts",
+                "terminal",
+                "execution_cache",
+                "system_metrics",
+                "prometheus_metrics",
+            ],
             # the SDK's SystemMetrics shape
-            "cpu": {"usage_percent": cpu_percent, "cores": cores, "load_average": list(load),
-                    "frequency_mhz": freq.current if freq else None},
-            "memory": {"total": mem.total, "used": mem.used, "free": mem.free, "available": mem.available,
-                       "usage_percent": mem.percent, "swap_total": swap.total, "swap_used": swap.used},
-            "disk": {"path": disk_path, "total": disk.total, "used": disk.used, "free": disk.free,
-                     "usage_percent": disk.percent},
+            "cpu": {
+                "usage_percent": cpu_percent,
+                "cores": cores,
+                "load_average": list(load),
+                "frequency_mhz": freq.current if freq else None,
+            },
+            "memory": {
+                "total": mem.total,
+                "used": mem.used,
+                "free": mem.free,
+                "available": mem.available,
+                "usage_percent": mem.percent,
+                "swap_total": swap.total,
+                "swap_used": swap.used,
+            },
+            "disk": {
+                "path": disk_path,
+                "total": disk.total,
+                "used": disk.used,
+                "free": disk.free,
+                "usage_percent": disk.percent,
+            },
             "uptime": round(time.time() - boot, 3),
             "boot_time": iso_from_epoch(boot),
             "agent_uptime": round(self.uptime.seconds(), 3),
@@ -180,12 +242,17 @@ class _Collector:
 
     def collect(self) -> Iterator[Any]:
         m = self.m
-        requests = CounterMetricFamily("kernelagent_http_requests", "HTTP requests by endpoint and method",
-                                       labels=["method", "endpoint"])
-        errors = CounterMetricFamily("kernelagent_http_errors", "HTTP responses with status >= 400",
-                                     labels=["method", "endpoint"])
-        seconds = CounterMetricFamily("kernelagent_http_request_duration_seconds",
-                                      "Total time spent answering, by endpoint", labels=["method", "endpoint"])
+        requests = CounterMetricFamily(
+            "kernelagent_http_requests", "HTTP requests by endpoint and method", labels=["method", "endpoint"]
+        )
+        errors = CounterMetricFamily(
+            "kernelagent_http_errors", "HTTP responses with status >= 400", labels=["method", "endpoint"]
+        )
+        seconds = CounterMetricFamily(
+            "kernelagent_http_request_duration_seconds",
+            "Total time spent answering, by endpoint",
+            labels=["method", "endpoint"],
+        )
         for (method, route), s in sorted(m.endpoints.items()):
             requests.add_metric([method, route], s.requests)
             errors.add_metric([method, route], s.errors)
@@ -218,12 +285,12 @@ class _Collector:
         yield CounterMetricFamily("kernelagent_terminals_opened", "Terminals opened", value=t["total"])
 
         mem = psutil.virtual_memory()
-        yield _gauge("kernelagent_system_cpu_usage_percent", "Machine CPU use since the last sample",
-                     psutil.cpu_percent(None))
+        yield _gauge(
+            "kernelagent_system_cpu_usage_percent", "Machine CPU use since the last sample", psutil.cpu_percent(None)
+        )
         yield _gauge("kernelagent_system_memory_used_bytes", "Machine memory in use", mem.used)
         yield _gauge("kernelagent_system_memory_total_bytes", "Machine memory", mem.total)
-        yield _gauge("kernelagent_process_resident_memory_bytes", "Agent process RSS",
-                     m._process.memory_info().rss)
+        yield _gauge("kernelagent_process_resident_memory_bytes", "Agent process RSS", m._process.memory_info().rss)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -231,26 +298,38 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 
 def _processes() -> list[dict[str, Any]]:
-    attrs = ["pid", "ppid", "name", "cmdline", "username", "status", "cpu_percent", "memory_info",
-             "create_time", "num_threads"]
+    attrs = [
+        "pid",
+        "ppid",
+        "name",
+        "cmdline",
+        "username",
+        "status",
+        "cpu_percent",
+        "memory_info",
+        "create_time",
+        "num_threads",
+    ]
     out = []
     for p in psutil.process_iter(attrs, ad_value=None):
         info = p.info
         mem = info.get("memory_info")
         cmdline = info.get("cmdline") or []
-        out.append({
-            "pid": info["pid"],
-            "ppid": info.get("ppid"),
-            "name": info.get("name") or "",
-            "command": " ".join(cmdline) if cmdline else (info.get("name") or ""),
-            "cmdline": cmdline,
-            "user": info.get("username") or "",
-            "status": info.get("status"),
-            "cpu_percent": info.get("cpu_percent") or 0.0,
-            "memory_mb": round(mem.rss / MB, 3) if mem else None,
-            "threads": info.get("num_threads"),
-            "start_time": iso_from_epoch(info.get("create_time")),
-        })
+        out.append(
+            {
+                "pid": info["pid"],
+                "ppid": info.get("ppid"),
+                "name": info.get("name") or "",
+                "command": " ".join(cmdline) if cmdline else (info.get("name") or ""),
+                "cmdline": cmdline,
+                "user": info.get("username") or "",
+                "status": info.get("status"),
+                "cpu_percent": info.get("cpu_percent") or 0.0,
+                "memory_mb": round(mem.rss / MB, 3) if mem else None,
+                "threads": info.get("num_threads"),
+                "start_time": iso_from_epoch(info.get("create_time")),
+            }
+        )
     return out
 
 

@@ -6,14 +6,14 @@ import os
 from dataclasses import dataclass, field
 
 from .auth import Authenticator
-from .idempotency import ExecutionCache
 from .commands import CommandService
+from .core.clock import Uptime
 from .engine import Engine
 from .environment import EnvStore
 from .files import FileService
+from .idempotency import ExecutionCache
 from .jobs import JobService
 from .metrics import Metrics
-from .core.clock import Uptime
 from .settings import Settings
 from .terminal import TerminalManager
 
@@ -35,7 +35,7 @@ class Services:
     uptime: Uptime = field(default_factory=Uptime)
 
     @classmethod
-    def build(cls, settings: Settings) -> "Services":
+    def build(cls, settings: Settings) -> Services:
         env = EnvStore()
         engine = Engine(settings, global_env=env.all)
         cache = ExecutionCache(settings)
@@ -43,10 +43,19 @@ class Services:
         commands = CommandService(settings, env)
         uptime = Uptime()
         metrics = Metrics(settings, engine, cache, terminals, uptime)
-        return cls(settings=settings, auth=Authenticator(settings), env=env, engine=engine, cache=cache,
-                   terminals=terminals, metrics=metrics, uptime=uptime,
-                   files=FileService(settings), commands=commands,
-                   jobs=JobService(settings, engine, commands))
+        return cls(
+            settings=settings,
+            auth=Authenticator(settings),
+            env=env,
+            engine=engine,
+            cache=cache,
+            terminals=terminals,
+            metrics=metrics,
+            uptime=uptime,
+            files=FileService(settings),
+            commands=commands,
+            jobs=JobService(settings, engine, commands),
+        )
 
     async def start(self) -> None:
         os.makedirs(self.settings.workspace, exist_ok=True)

@@ -99,7 +99,7 @@ class Settings:
         return [s.strip() for s in self.warm_languages.split(",") if s.strip() in available]
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         """Defaults, then KERNELAGENT_* variables, then explicit overrides (CLI flags) that are not None."""
         environ = os.environ if environ is None else environ
         values = {}

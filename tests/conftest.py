@@ -76,17 +76,22 @@ def start_agent(tmp: Path, extra_env: dict[str, str] | None = None, token: str |
     workspace = tmp / "workspace"
     workspace.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERNELAGENT_")}
-    env.update({
-        "KERNELAGENT_JWT_SECRET": SECRET,
-        "KERNELAGENT_STATE_DIR": str(tmp / "state"),
-        "KERNELAGENT_CULL_INTERVAL": "1",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "KERNELAGENT_JWT_SECRET": SECRET,
+            "KERNELAGENT_STATE_DIR": str(tmp / "state"),
+            "KERNELAGENT_CULL_INTERVAL": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra_env or {})
     log = tmp / "agent.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "kernelagent", "serve", "--port", str(port), "--workspace", str(workspace)],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     agent = Agent(url, token or make_token(), workspace, proc, log)

@@ -63,5 +63,6 @@ schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path="/execute/async")
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_keeps_its_document(case, probed_agent):
-    case.call_and_validate(base_url=probed_agent.url, headers={"Authorization": f"Bearer {probed_agent.token}"},
-                           checks=CHECKS, timeout=30)
+    case.call_and_validate(
+        base_url=probed_agent.url, headers={"Authorization": f"Bearer {probed_agent.token}"}, checks=CHECKS, timeout=30
+    )

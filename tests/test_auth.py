@@ -7,10 +7,9 @@ import time
 import httpx
 import jwt
 import pytest
+from conftest import SECRET, make_token
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-
-from conftest import SECRET, make_token
 
 
 def _get(agent, path="/info", headers=None):
@@ -44,14 +43,17 @@ def test_missing_token(agent):
     _assert_envelope(_get(agent, headers={"Authorization": "Basic abc"}), 401, "AUTHENTICATION_REQUIRED")
 
 
-@pytest.mark.parametrize("token", [
-    "garbage",
-    make_token(secret="another-secret-" + "y" * 40),
-    make_token(ttl=-3600),
-    jwt.encode({"sub": "x", "exp": int(time.time()) + 600}, key="", algorithm="none"),
-    jwt.encode({"sub": "x", "exp": int(time.time()) + 600}, SECRET, algorithm="HS512"),
-    jwt.encode({"sub": "x"}, SECRET, algorithm="HS256"),  # no exp
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        make_token(secret="another-secret-" + "y" * 40),
+        make_token(ttl=-3600),
+        jwt.encode({"sub": "x", "exp": int(time.time()) + 600}, key="", algorithm="none"),
+        jwt.encode({"sub": "x", "exp": int(time.time()) + 600}, SECRET, algorithm="HS512"),
+        jwt.encode({"sub": "x"}, SECRET, algorithm="HS256"),  # no exp
+    ],
+)
 def test_bad_tokens(agent, token):
     _assert_envelope(_get(agent, headers={"Authorization": f"Bearer {token}"}), 401, "INVALID_TOKEN")
 
@@ -66,8 +68,12 @@ def test_exp_of_the_wrong_type_is_refused_every_time(agent, exp):
 
 def test_auth_before_work(agent, tmp_path):
     marker = tmp_path / "ran"
-    r = httpx.post(agent.url + "/execute", json={"code": f"open({str(marker)!r}, 'w').write('x')"},
-                   headers={"Authorization": "Bearer nope"}, timeout=10)
+    r = httpx.post(
+        agent.url + "/execute",
+        json={"code": f"open({str(marker)!r}, 'w').write('x')"},
+        headers={"Authorization": "Bearer nope"},
+        timeout=10,
+    )
     assert r.status_code == 401
     assert not marker.exists()
 
@@ -91,8 +97,11 @@ def test_sdk_with_bad_token_raises(agent):
 
 
 def _pem_public(key) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def test_public_key_auth_pins_algorithm(agent_factory, tmp_path):
@@ -105,10 +114,14 @@ def test_public_key_auth_pins_algorithm(agent_factory, tmp_path):
     assert _get(a, headers={"Authorization": f"Bearer {good}"}).status_code == 200
     wrong_aud = jwt.encode({"exp": now + 600, "aud": "other"}, key, algorithm="EdDSA")
     _assert_envelope(_get(a, headers={"Authorization": f"Bearer {wrong_aud}"}), 401, "INVALID_TOKEN")
-    import hmac, hashlib, base64, json as _json
+    import base64
+    import hashlib
+    import hmac
+    import json as _json
 
     def b64(b: bytes) -> str:
         return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
     head = b64(_json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     body = b64(_json.dumps({"exp": now + 600, "aud": "sandbox-1"}).encode())
     sig = b64(hmac.new(pem.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())

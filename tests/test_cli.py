@@ -9,18 +9,23 @@ import sys
 import time
 
 import httpx
-
 from conftest import ROOT, free_port
 
 
 def test_serve_without_key_generates_token(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERNELAGENT_")}
-    env.update({"KERNELAGENT_STATE_DIR": str(tmp_path / "state"), "KERNELAGENT_POOL_SIZE": "0",
-                "PYTHONPATH": str(ROOT)})
-    proc = subprocess.Popen([sys.executable, "-m", "kernelagent", "serve", "--port", str(port),
-                             "--workspace", str(tmp_path / "ws")], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env.update(
+        {"KERNELAGENT_STATE_DIR": str(tmp_path / "state"), "KERNELAGENT_POOL_SIZE": "0", "PYTHONPATH": str(ROOT)}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kernelagent", "serve", "--port", str(port), "--workspace", str(tmp_path / "ws")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         token_line = ""
         deadline = time.monotonic() + 60
@@ -37,8 +42,14 @@ def test_serve_without_key_generates_token(tmp_path):
         r = httpx.get(f"http://127.0.0.1:{port}/info", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert r.status_code == 200
         # `kernelagent token` mints another valid token for the same key
-        minted = subprocess.run([sys.executable, "-m", "kernelagent", "token", "--ttl", "60"], cwd=ROOT,
-                                env=env, capture_output=True, text=True, check=True).stdout.strip()
+        minted = subprocess.run(
+            [sys.executable, "-m", "kernelagent", "token", "--ttl", "60"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         r = httpx.get(f"http://127.0.0.1:{port}/info", headers={"Authorization": f"Bearer {minted}"}, timeout=10)
         assert r.status_code == 200
     finally:

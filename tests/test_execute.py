@@ -34,9 +34,14 @@ def test_bad_requests(agent):
     assert agent.post("/execute", {"language": "python"}).json()["code"] == "MISSING_PARAMETER"
     r = agent.http.post("/execute", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["code"] == "INVALID_JSON"
-    for body in ({"code": 1}, {"code": "1", "timeout": -1}, {"code": "1", "timeout": "x"},
-                 {"code": "1", "env": {"A": ["x"]}}, {"code": "1", "workdir": "relative/dir"},
-                 {"code": "1", "workdir": "/no/such/dir"}):
+    for body in (
+        {"code": 1},
+        {"code": "1", "timeout": -1},
+        {"code": "1", "timeout": "x"},
+        {"code": "1", "env": {"A": ["x"]}},
+        {"code": "1", "workdir": "relative/dir"},
+        {"code": "1", "workdir": "/no/such/dir"},
+    ):
         r = agent.post("/execute", body)
         assert r.status_code == 400, (body, r.text)
         assert r.json()["code"] in ("INVALID_REQUEST", "INVALID_PATH", "DIRECTORY_NOT_FOUND")
@@ -67,7 +72,7 @@ def test_dataframe_html(agent):
 def test_svg_markdown_json(agent):
     r = agent.execute(
         "from IPython.display import SVG, Markdown, JSON, display\n"
-        "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"></svg>'))\n"
+        'display(SVG(\'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>\'))\n'
         "display(Markdown('# Title'))\n"
         "display(JSON({'a': 1}))"
     )
@@ -104,8 +109,9 @@ def test_timeout_keeps_state(agent):
 def test_timeout_with_kernel_ignoring_interrupt(agent):
     cid = agent.post("/contexts", {}).json()["context_id"]
     agent.execute("lost = 1", context_id=cid)
-    r = agent.execute("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
-                      timeout=1, context_id=cid)
+    r = agent.execute(
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass", timeout=1, context_id=cid
+    )
     assert r["error"]["code"] == "EXECUTION_TIMEOUT"
     assert r["error"]["state_preserved"] is False
     after = agent.execute("print('alive'); print('lost' in globals())", context_id=cid, timeout=30)
@@ -113,11 +119,14 @@ def test_timeout_with_kernel_ignoring_interrupt(agent):
     agent.delete(f"/contexts/{cid}")
 
 
-@pytest.mark.parametrize("code,why", [
-    ("import os; os._exit(1)", "status 1"),
-    ("import ctypes; ctypes.string_at(0)", "SIGSEGV"),
-    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "SIGKILL"),
-])
+@pytest.mark.parametrize(
+    "code,why",
+    [
+        ("import os; os._exit(1)", "status 1"),
+        ("import ctypes; ctypes.string_at(0)", "SIGSEGV"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "SIGKILL"),
+    ],
+)
 def test_kernel_death_is_reported_and_recovered(agent, code, why):
     cid = agent.post("/contexts", {}).json()["context_id"]
     agent.execute("x = 1", context_id=cid)
@@ -133,11 +142,12 @@ def test_kernel_death_is_reported_and_recovered(agent, code, why):
 
 
 def test_env_and_workdir_as_data(agent, tmp_path):
-    nasty = "it's \"quoted\" \\ back $HOME `uname` $(id)\nnew line ünïcødé 🚀"
+    nasty = 'it\'s "quoted" \\ back $HOME `uname` $(id)\nnew line ünïcødé 🚀'
     work = tmp_path / "wd with space"
     work.mkdir()
-    r = agent.execute("import os; print(repr(os.environ['NASTY'])); print(os.getcwd())",
-                      env={"NASTY": nasty}, workdir=str(work))
+    r = agent.execute(
+        "import os; print(repr(os.environ['NASTY'])); print(os.getcwd())", env={"NASTY": nasty}, workdir=str(work)
+    )
     assert r["stdout"] == f"{nasty!r}\n{work}\n"
     # neither leaks into the next call
     r = agent.execute("import os; print(os.environ.get('NASTY')); print(os.getcwd())")
@@ -209,8 +219,9 @@ def test_one_context_runs_in_arrival_order(agent):
     agent.execute("order = []", context_id=cid)
     threads = []
     for i in range(4):
-        t = threading.Thread(target=agent.execute,
-                             args=(f"import time; time.sleep(0.2); order.append({i})",), kwargs={"context_id": cid})
+        t = threading.Thread(
+            target=agent.execute, args=(f"import time; time.sleep(0.2); order.append({i})",), kwargs={"context_id": cid}
+        )
         t.start()
         threads.append(t)
         time.sleep(0.05)

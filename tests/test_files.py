@@ -32,7 +32,7 @@ def fresh(agent, *parts: str) -> Path:
 def assert_error(r, status: int, code: str):
     assert r.status_code == status, r.text
     body = r.json()
-    assert ENVELOPE <= body.keys(), body
+    assert body.keys() >= ENVELOPE, body
     assert body["code"] == code, body
     assert r.headers["content-type"].startswith("application/json")
     assert r.headers.get("x-request-id") == body["request_id"]
@@ -44,15 +44,18 @@ def strict(tmp_path_factory):
     """A private agent whose only roots are its workspace, one /proc/sys directory (for a real
     EACCES as root) and /dev/full (for a real ENOSPC); small read and upload limits; no kernels."""
     base = tmp_path_factory.mktemp("strict")
-    a = start_agent(base, {
-        "KERNELAGENT_ALLOWED_ROOTS": "{workspace},/proc/sys/vm,/dev/full",
-        "KERNELAGENT_MAX_READ_BYTES": "1000",
-        "KERNELAGENT_MAX_UPLOAD_BYTES": str(1 << 20),
-        "KERNELAGENT_MAX_BODY_BYTES": str(256 << 10),
-        "KERNELAGENT_MAX_LIST_ENTRIES": "5",
-        "KERNELAGENT_MAX_TRANSFERS": "1",
-        "KERNELAGENT_WARM_LANGUAGES": "",
-    })
+    a = start_agent(
+        base,
+        {
+            "KERNELAGENT_ALLOWED_ROOTS": "{workspace},/proc/sys/vm,/dev/full",
+            "KERNELAGENT_MAX_READ_BYTES": "1000",
+            "KERNELAGENT_MAX_UPLOAD_BYTES": str(1 << 20),
+            "KERNELAGENT_MAX_BODY_BYTES": str(256 << 10),
+            "KERNELAGENT_MAX_LIST_ENTRIES": "5",
+            "KERNELAGENT_MAX_TRANSFERS": "1",
+            "KERNELAGENT_WARM_LANGUAGES": "",
+        },
+    )
     yield a
     a.close()
 
@@ -82,8 +85,10 @@ def test_overwrite_keeps_no_temp_files(agent):
 
 def test_binary_round_trip_write_base64_and_download(agent):
     target = fresh(agent, "bin.dat")
-    r = agent.post("/files/write", {"path": str(target), "content": base64.b64encode(BINARY).decode(),
-                                    "encoding": "base64", "mode": "0644"})
+    r = agent.post(
+        "/files/write",
+        {"path": str(target), "content": base64.b64encode(BINARY).decode(), "encoding": "base64", "mode": "0644"},
+    )
     assert r.status_code == 200, r.text
     assert target.read_bytes() == BINARY
     r = agent.get("/files/download", params={"path": str(target)})
@@ -124,8 +129,9 @@ def test_large_download_on_a_keep_alive_connection(agent):
     data = os.urandom(3 << 20) + BINARY
     target.write_bytes(data)
     host, port = agent.url.removeprefix("http://").split(":")
-    request = (f"GET /files/download?path={target} HTTP/1.1\r\nHost: {host}\r\n"
-               f"Authorization: Bearer {agent.token}\r\n\r\n").encode()
+    request = (
+        f"GET /files/download?path={target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {agent.token}\r\n\r\n"
+    ).encode()
     with socket.create_connection((host, int(port))) as s:
         left = b""
         for _ in range(2):
@@ -150,15 +156,19 @@ def test_download_client_going_away_mid_transfer(agent):
     for _ in range(3):
         with socket.create_connection((host, int(port))) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
-            s.sendall((f"GET /files/download?path={target} HTTP/1.1\r\nHost: {host}\r\n"
-                       f"Authorization: Bearer {agent.token}\r\n\r\n").encode())
+            s.sendall(
+                (
+                    f"GET /files/download?path={target} HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Authorization: Bearer {agent.token}\r\n\r\n"
+                ).encode()
+            )
             assert s.recv(1 << 16).startswith(b"HTTP/1.1 200")
             time.sleep(0.2)  # the agent fills the socket buffers and waits on us
     r = agent.get("/files/download", params={"path": str(target)})
     assert r.status_code == 200 and r.content == data
     assert agent.get("/health").status_code == 200
     time.sleep(0.3)
-    new_log = agent.log.read_text(errors="replace")[len(log_before):]
+    new_log = agent.log.read_text(errors="replace")[len(log_before) :]
     assert "Traceback" not in new_log and "ERROR" not in new_log, new_log
 
 
@@ -166,21 +176,30 @@ def test_write_errors(agent):
     d = fresh(agent)
     assert_error(agent.post("/files/write", {"content": "x"}), 400, "MISSING_PARAMETER")
     assert_error(agent.post("/files/write", {"path": str(d / "x")}), 400, "MISSING_PARAMETER")
-    assert_error(agent.post("/files/write", {"path": str(d / "x"), "content": "!!", "encoding": "base64"}), 400,
-                 "INVALID_REQUEST")
-    assert_error(agent.post("/files/write", {"path": str(d / "x"), "content": "x", "mode": "rwx"}), 400,
-                 "INVALID_REQUEST")
+    assert_error(
+        agent.post("/files/write", {"path": str(d / "x"), "content": "!!", "encoding": "base64"}),
+        400,
+        "INVALID_REQUEST",
+    )
+    assert_error(
+        agent.post("/files/write", {"path": str(d / "x"), "content": "x", "mode": "rwx"}), 400, "INVALID_REQUEST"
+    )
     assert_error(agent.post("/files/write", {"path": str(d), "content": "x"}), 400, "INVALID_PATH")
-    assert_error(agent.post("/files/write", content=b"{not json", headers={"Content-Type": "application/json"}),
-                 400, "INVALID_JSON")
+    assert_error(
+        agent.post("/files/write", content=b"{not json", headers={"Content-Type": "application/json"}),
+        400,
+        "INVALID_JSON",
+    )
     (d / "file").write_text("old")
     assert_error(agent.post("/files/write", {"path": str(d / "file" / "under"), "content": "x"}), 400, "INVALID_PATH")
-    assert_error(agent.post("/files/write", {"path": "/etc/kernelagent-test", "content": "x"}), 403,
-                 "PATH_NOT_ALLOWED")
+    assert_error(agent.post("/files/write", {"path": "/etc/kernelagent-test", "content": "x"}), 403, "PATH_NOT_ALLOWED")
     assert not os.path.exists("/etc/kernelagent-test")
     # a failed write leaves the old content
-    assert_error(agent.post("/files/write", {"path": str(d / "file"), "content": "%%%", "encoding": "base64"}),
-                 400, "INVALID_REQUEST")
+    assert_error(
+        agent.post("/files/write", {"path": str(d / "file"), "content": "%%%", "encoding": "base64"}),
+        400,
+        "INVALID_REQUEST",
+    )
     assert (d / "file").read_text() == "old"
     r = agent.post("/files/write", {"path": str(d / "file"), "content": "new", "overwrite": False})
     assert_error(r, 409, "FILE_ALREADY_EXISTS")
@@ -217,13 +236,19 @@ def test_write_body_over_the_limit_is_413_in_the_envelope(strict):
     err = assert_error(r, 413, "FILE_TOO_LARGE")
     assert "/files/upload" in err["message"] and err["details"]["limit"] == 256 << 10
     assert r.headers.get("connection") == "close"  # refused unread: the agent closes, and says so
-    r = strict.post("/files/write", content=iter([body[i:i + (16 << 10)] for i in range(0, len(body), 16 << 10)]),
-                    headers={"Content-Type": "application/json"})
+    r = strict.post(
+        "/files/write",
+        content=iter([body[i : i + (16 << 10)] for i in range(0, len(body), 16 << 10)]),
+        headers={"Content-Type": "application/json"},
+    )
     assert_error(r, 413, "FILE_TOO_LARGE")
     assert target.read_text() == "old"
     small = json.dumps({"path": str(target), "content": "new"}).encode()  # just under the limit still works,
-    r = strict.post("/files/write", content=iter([small[:10], small[10:]]),  # chunked too
-                    headers={"Content-Type": "application/json"})
+    r = strict.post(
+        "/files/write",
+        content=iter([small[:10], small[10:]]),  # chunked too
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 200, r.text
     assert target.read_text() == "new"
 
@@ -232,8 +257,9 @@ def test_permission_denied_and_disk_full(strict):
     # root gets EACCES reading this write-only proc file
     assert_error(strict.get("/files/read", params={"path": "/proc/sys/vm/compact_memory"}), 403, "PERMISSION_DENIED")
     # /dev/full answers every write with ENOSPC; a character device is written in place, not replaced
-    body = assert_error(strict.post("/files/write", {"path": "/dev/full", "content": "x" * 100}), 507,
-                        "INSUFFICIENT_STORAGE")
+    body = assert_error(
+        strict.post("/files/write", {"path": "/dev/full", "content": "x" * 100}), 507, "INSUFFICIENT_STORAGE"
+    )
     assert body["details"]["path"] == "/dev/full"
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
 
@@ -294,8 +320,7 @@ def test_sibling_prefix_refused(strict):
     (sibling / "secret.txt").write_text("s")
     assert_error(strict.get("/files/read", params={"path": str(sibling / "secret.txt")}), 403, "PATH_NOT_ALLOWED")
     assert_error(strict.get("/files/list", params={"path": str(sibling)}), 403, "PATH_NOT_ALLOWED")
-    assert_error(strict.post("/files/write", {"path": str(sibling / "w.txt"), "content": "x"}), 403,
-                 "PATH_NOT_ALLOWED")
+    assert_error(strict.post("/files/write", {"path": str(sibling / "w.txt"), "content": "x"}), 403, "PATH_NOT_ALLOWED")
     assert not (sibling / "w.txt").exists()
     # /tmp is not a root of this agent, though it is of the default one
     assert_error(strict.get("/files/exists", params={"path": "/tmp"}), 403, "PATH_NOT_ALLOWED")
@@ -394,8 +419,9 @@ def test_mkdir(agent):
 
 def test_upload_binary_round_trip(agent):
     target = fresh(agent, "sub", "up.bin")
-    r = agent.post("/files/upload", files={"file": ("up.bin", BINARY, "application/octet-stream")},
-                   data={"path": str(target)})
+    r = agent.post(
+        "/files/upload", files={"file": ("up.bin", BINARY, "application/octet-stream")}, data={"path": str(target)}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["size"] == len(BINARY) and r.json()["path"] == str(target)
     assert target.read_bytes() == BINARY
@@ -417,8 +443,12 @@ def test_upload_path_after_file_and_in_query(agent):
     assert r.status_code == 200, r.text
     assert (d / "late.bin").read_bytes() == BINARY
     body = _multipart("q", [("file", "a.bin", b"from query")])
-    r = agent.post("/files/upload", params={"path": str(d / "q.bin")}, content=body,
-                   headers={"Content-Type": "multipart/form-data; boundary=q"})
+    r = agent.post(
+        "/files/upload",
+        params={"path": str(d / "q.bin")},
+        content=body,
+        headers={"Content-Type": "multipart/form-data; boundary=q"},
+    )
     assert r.status_code == 200 and (d / "q.bin").read_bytes() == b"from query"
 
 
@@ -431,12 +461,19 @@ def test_upload_errors_leave_old_content(agent):
     cut = _multipart("B", [("path", None, str(target).encode()), ("file", "k", b"new!" * 1000)])[:-20]
     assert_error(agent.post("/files/upload", content=cut, headers=ctype), 400, "INVALID_REQUEST")
     # no path, no file, not multipart
-    assert_error(agent.post("/files/upload", content=_multipart("B", [("file", "k", b"x")]), headers=ctype),
-                 400, "MISSING_PARAMETER")
-    assert_error(agent.post("/files/upload", content=_multipart("B", [("path", None, str(target).encode())]),
-                            headers=ctype), 400, "MISSING_PARAMETER")
-    assert_error(agent.post("/files/upload", content=b"plain", headers={"Content-Type": "text/plain"}),
-                 400, "INVALID_REQUEST")
+    assert_error(
+        agent.post("/files/upload", content=_multipart("B", [("file", "k", b"x")]), headers=ctype),
+        400,
+        "MISSING_PARAMETER",
+    )
+    assert_error(
+        agent.post("/files/upload", content=_multipart("B", [("path", None, str(target).encode())]), headers=ctype),
+        400,
+        "MISSING_PARAMETER",
+    )
+    assert_error(
+        agent.post("/files/upload", content=b"plain", headers={"Content-Type": "text/plain"}), 400, "INVALID_REQUEST"
+    )
     assert target.read_text() == "old content"
     assert sorted(p.name for p in d.iterdir()) == ["keep.txt"]
 
@@ -454,15 +491,22 @@ def test_interrupted_upload_leaves_old_content(agent):
     target = d / "data.bin"
     target.write_bytes(b"old content")
     boundary = "cutcutcut"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\n{target}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\n{target}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="d"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     sent = 3 << 20  # enough that chunks reach the temp file before the cut
     host, port = agent.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as s:
-        s.sendall((f"POST /files/upload HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {agent.token}\r\n"
-                   f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-                   f"Content-Length: {len(head) + (100 << 20)}\r\n\r\n").encode() + head)
+        s.sendall(
+            (
+                f"POST /files/upload HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {agent.token}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {len(head) + (100 << 20)}\r\n\r\n"
+            ).encode()
+            + head
+        )
         chunk = b"N" * (1 << 20)
         for _ in range(sent >> 20):
             s.sendall(chunk)
@@ -485,8 +529,12 @@ def test_transfers_at_once_are_capped(strict):
     target.write_bytes(b"x" * 1000)
     host, port = strict.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as s:
-        s.sendall((f"POST /files/upload HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {strict.token}\r\n"
-                   "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000\r\n\r\n--b\r\n").encode())
+        s.sendall(
+            (
+                f"POST /files/upload HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {strict.token}\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000\r\n\r\n--b\r\n"
+            ).encode()
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             r = strict.get("/files/download", params={"path": str(target)})
@@ -519,7 +567,7 @@ async def _ws_events(agent, path: str, action, until, timeout: float = 20.0) -> 
                 msg = json.loads(await asyncio.wait_for(ws.recv(), 0.3))
                 if msg.get("path") == str(poke):
                     break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             assert time.monotonic() < deadline, "watch never became live"
         poke.unlink()
@@ -529,7 +577,7 @@ async def _ws_events(agent, path: str, action, until, timeout: float = 20.0) -> 
             assert remaining > 0, f"events so far: {events}"
             try:
                 msg = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if not str(msg.get("path", "")).startswith(str(poke)):
                 events.append(msg)
@@ -589,8 +637,10 @@ def test_watch_errors_and_several_watchers(agent):
         assert info.value.response.status_code == 401
         # two watchers of one directory both see an event; closing one leaves the other working
         d = fresh(agent)
-        async with websockets.connect(url, additional_headers=hdr) as w1, \
-                websockets.connect(url, additional_headers=hdr) as w2:
+        async with (
+            websockets.connect(url, additional_headers=hdr) as w1,
+            websockets.connect(url, additional_headers=hdr) as w2,
+        ):
             for w in (w1, w2):
                 await w.send(json.dumps({"action": "watch", "path": str(d)}))
             seen: dict[int, set] = {1: set(), 2: set()}
@@ -603,7 +653,7 @@ def test_watch_errors_and_several_watchers(agent):
                 for n, w in ((1, w1), (2, w2)):
                     try:
                         seen[n].add(json.loads(await asyncio.wait_for(w.recv(), 0.3))["path"])
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
             await w1.close()
             marker = d / "after-close"

@@ -24,7 +24,7 @@ def fresh(agent):
 def bad_field(r, field: str, code: str = "INVALID_REQUEST") -> dict:
     assert r.status_code == 400, r.text
     body = r.json()
-    assert ENVELOPE <= body.keys() and body["code"] == code, body
+    assert body.keys() >= ENVELOPE and body["code"] == code, body
     if code == "INVALID_REQUEST":
         assert body["details"]["field"] == field and f"'{field}'" in body["message"], body
     else:

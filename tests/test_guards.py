@@ -78,10 +78,13 @@ class Background:
 def files_agent(tmp_path_factory):
     """A private agent without kernels whose only allowed root is its workspace, so that the
     workspace's parent (which holds an `outside` directory) is out of reach."""
-    a = start_agent(tmp_path_factory.mktemp("dots"), {
-        "KERNELAGENT_ALLOWED_ROOTS": "{workspace}",
-        "KERNELAGENT_WARM_LANGUAGES": "",
-    })
+    a = start_agent(
+        tmp_path_factory.mktemp("dots"),
+        {
+            "KERNELAGENT_ALLOWED_ROOTS": "{workspace}",
+            "KERNELAGENT_WARM_LANGUAGES": "",
+        },
+    )
     yield a
     a.close()
 
@@ -166,13 +169,19 @@ DOT_CASES = [
     ("remove", "/sub/ghost/..", ALLOWED, None, lambda b: gone(b, "workspace/sub")),
     ("remove", "/f.txt/.", ALLOWED, None, lambda b: gone(b, "workspace/f.txt")),
     # write and upload: a directory is never replaced by a file, outside is out of reach
-    *[(op, suffix, REFUSED, answer, None)
-      for op in ("write", "upload")
-      for suffix, answer in [("/.", (400, "INVALID_PATH")), ("/sub/..", (400, "INVALID_PATH")),
-                             ("/sub/.", (400, "INVALID_PATH")), ("/sub/ghost/..", (400, "INVALID_PATH")),
-                             ("/..", (403, "PATH_NOT_ALLOWED")), ("/sub/../..", (403, "PATH_NOT_ALLOWED"))]],
-    *[(op, "/f.txt/.", ALLOWED, None, lambda b: written(b, "workspace/f.txt", CONTENT))
-      for op in ("write", "upload")],
+    *[
+        (op, suffix, REFUSED, answer, None)
+        for op in ("write", "upload")
+        for suffix, answer in [
+            ("/.", (400, "INVALID_PATH")),
+            ("/sub/..", (400, "INVALID_PATH")),
+            ("/sub/.", (400, "INVALID_PATH")),
+            ("/sub/ghost/..", (400, "INVALID_PATH")),
+            ("/..", (403, "PATH_NOT_ALLOWED")),
+            ("/sub/../..", (403, "PATH_NOT_ALLOWED")),
+        ]
+    ],
+    *[(op, "/f.txt/.", ALLOWED, None, lambda b: written(b, "workspace/f.txt", CONTENT)) for op in ("write", "upload")],
     # mkdir: an existing directory is left alone; nothing named before a `..` is created
     ("mkdir", "/.", ALLOWED, None, None),
     ("mkdir", "/sub/..", ALLOWED, None, None),
@@ -189,8 +198,7 @@ DOT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("op,suffix,kind,answer,effect", DOT_CASES,
-                         ids=[f"{c[0]}:{c[1]}" for c in DOT_CASES])
+@pytest.mark.parametrize("op,suffix,kind,answer,effect", DOT_CASES, ids=[f"{c[0]}:{c[1]}" for c in DOT_CASES])
 def test_paths_ending_in_dot_or_dotdot_are_refused_or_harmless(files_agent, tree, op, suffix, kind, answer, effect):
     base = tree
     ws = str(files_agent.workspace)
@@ -222,10 +230,13 @@ def test_paths_ending_in_dot_or_dotdot_are_refused_or_harmless(files_agent, tree
 @pytest.fixture(scope="module")
 def strict_clock_agent(tmp_path_factory):
     """No leeway: a token is refused from its `exp` second on. No kernels needed."""
-    a = start_agent(tmp_path_factory.mktemp("leeway0"), {
-        "KERNELAGENT_JWT_LEEWAY": "0",
-        "KERNELAGENT_WARM_LANGUAGES": "",
-    })
+    a = start_agent(
+        tmp_path_factory.mktemp("leeway0"),
+        {
+            "KERNELAGENT_JWT_LEEWAY": "0",
+            "KERNELAGENT_WARM_LANGUAGES": "",
+        },
+    )
     yield a
     a.close()
 
@@ -306,18 +317,31 @@ def test_second_run_in_a_busy_context_waits_its_turn_and_succeeds(agent):
     assert r.status_code == 201, r.text
     cid = r.json()["context_id"]
     try:
-        first = Background(agent.post, "/execute", {
-            "code": "import time\ntime.sleep(4)\nturn = 'first'\nprint('first done')",
-            "context_id": cid, "timeout": 30})
-        info = wait_for(lambda: (lambda j: j if j["busy"] else None)(agent.get(f"/contexts/{cid}").json()),
-                        10, what="the context to report itself busy")
+        first = Background(
+            agent.post,
+            "/execute",
+            {
+                "code": "import time\ntime.sleep(4)\nturn = 'first'\nprint('first done')",
+                "context_id": cid,
+                "timeout": 30,
+            },
+        )
+        info = wait_for(
+            lambda: (lambda j: j if j["busy"] else None)(agent.get(f"/contexts/{cid}").json()),
+            10,
+            what="the context to report itself busy",
+        )
         assert info["queued"] == 0
         arrived = time.monotonic()
         # its 2 s timeout is shorter than the ~4 s it waits in line: the deadline counts from its own start
-        second = Background(agent.post, "/execute", {
-            "code": "print('second sees', turn)", "context_id": cid, "timeout": 2})
-        info = wait_for(lambda: (lambda j: j if j["queued"] == 1 else None)(agent.get(f"/contexts/{cid}").json()),
-                        5, what="the second run to be queued")
+        second = Background(
+            agent.post, "/execute", {"code": "print('second sees', turn)", "context_id": cid, "timeout": 2}
+        )
+        info = wait_for(
+            lambda: (lambda j: j if j["queued"] == 1 else None)(agent.get(f"/contexts/{cid}").json()),
+            5,
+            what="the second run to be queued",
+        )
         assert info["busy"] is True
         r1 = first.result(30)
         r2 = second.result(30)
@@ -343,20 +367,25 @@ OVER = 5000
 
 @pytest.fixture(scope="module")
 def capped_agent(tmp_path_factory):
-    a = start_agent(tmp_path_factory.mktemp("caps"), {
-        "KERNELAGENT_MAX_STDOUT_BYTES": str(CAP),
-        "KERNELAGENT_MAX_STDERR_BYTES": str(CAP),
-        "KERNELAGENT_JOB_OUTPUT_BYTES": str(CAP),
-        "KERNELAGENT_WARM_LANGUAGES": "python",
-    })
+    a = start_agent(
+        tmp_path_factory.mktemp("caps"),
+        {
+            "KERNELAGENT_MAX_STDOUT_BYTES": str(CAP),
+            "KERNELAGENT_MAX_STDERR_BYTES": str(CAP),
+            "KERNELAGENT_JOB_OUTPUT_BYTES": str(CAP),
+            "KERNELAGENT_WARM_LANGUAGES": "python",
+        },
+    )
     yield a
     a.close()
 
 
 def python_flood(stream: str) -> str:
     other = "stderr" if stream == "stdout" else "stdout"
-    return (f"import sys\nsys.{stream}.write('x' * {OVER})\nsys.{stream}.flush()\n"
-            f"sys.{other}.write('small')\nsys.{other}.flush()\n")
+    return (
+        f"import sys\nsys.{stream}.write('x' * {OVER})\nsys.{stream}.flush()\n"
+        f"sys.{other}.write('small')\nsys.{other}.flush()\n"
+    )
 
 
 def shell_flood(stream: str) -> str:
@@ -394,6 +423,7 @@ def poll_job(agent, pid: str, timeout: float = 60) -> dict:
     def finished():
         rec = agent.get(f"/execute/processes/{pid}").json()
         return rec if rec.get("status") in ("completed", "failed", "killed", "timeout") else None
+
     return wait_for(finished, timeout, interval=0.1, what=f"job {pid} to finish")
 
 
@@ -445,8 +475,7 @@ def reap(duration: str) -> None:
 def test_orphan_in_group_dies_at_the_command_deadline(agent):
     duration = unique_sleep()
     try:
-        run = Background(agent.post, "/commands/run",
-                         {"command": f"(sleep {duration} &); sleep 60", "timeout": 2})
+        run = Background(agent.post, "/commands/run", {"command": f"(sleep {duration} &); sleep 60", "timeout": 2})
         orphan = wait_for(lambda: sleepers(duration), 10, what="the orphan sleep to start")[0]
         assert orphan.ppid() != 0 and os.getpgid(orphan.pid) != os.getpgrp()
         r = run.result(30)
@@ -492,5 +521,6 @@ def test_busy_context_outlives_the_idle_timeout(agent_factory):
     assert r.status_code == 200, r.text
     assert r.json()["executions"] == 1
     # and once idle it is culled after all: the culler was running during the test
-    wait_for(lambda: a.get(f"/contexts/{cid}").status_code == 404, 10, interval=0.1,
-             what="the idle context to be culled")
+    wait_for(
+        lambda: a.get(f"/contexts/{cid}").status_code == 404, 10, interval=0.1, what="the idle context to be culled"
+    )

@@ -8,31 +8,63 @@ import signal
 import time
 
 import pytest
-
 from conftest import start_agent
 
 # Per language: snippets for the same checks. `{var}` is an environment variable's name.
 SNIPPETS = {
-    "python": dict(hello="print('hello')", set_state="sv = 41", get_state="print(sv + 1)", fail="1/0",
-                   spin="while True: pass", env="import os; print(os.environ['{var}'])",
-                   cwd="import os; print(os.getcwd())", exit="import os; os._exit(3)"),
-    "javascript": dict(hello="console.log('hello')", set_state="let sv = 41", get_state="console.log(sv + 1)",
-                       fail="throw new Error('boom')", spin="while (true) {}",
-                       env="console.log(process.env['{var}'])", cwd="console.log(process.cwd())",
-                       exit="process.exit(3)"),
-    "typescript": dict(hello="console.log('hello')", set_state="let sv: number = 41",
-                       get_state="console.log(sv + 1)", fail="throw new Error('boom')", spin="while (true) {}",
-                       env="console.log(Deno.env.get('{var}'))", cwd="console.log(Deno.cwd())",
-                       exit="Deno.exit(3)"),
-    "bash": dict(hello="echo hello", set_state="sv=41", get_state="echo $((sv + 1))", fail="ls /no/such/dir",
-                 spin="sleep 60", env="printf '%s\\n' \"${var}\"", cwd="pwd", exit="exit 3"),
-    "go": dict(hello='fmt.Println("hello")', set_state="func sv() int { return 41 }",
-               get_state="fmt.Println(sv() + 1)", fail="undefinedThing()", spin="for {}",
-               env='fmt.Println(os.Getenv("{var}"))', cwd="wd, _ := os.Getwd()\nfmt.Println(wd)",
-               exit="os.Exit(3)"),
+    "python": dict(
+        hello="print('hello')",
+        set_state="sv = 41",
+        get_state="print(sv + 1)",
+        fail="1/0",
+        spin="while True: pass",
+        env="import os; print(os.environ['{var}'])",
+        cwd="import os; print(os.getcwd())",
+        exit="import os; os._exit(3)",
+    ),
+    "javascript": dict(
+        hello="console.log('hello')",
+        set_state="let sv = 41",
+        get_state="console.log(sv + 1)",
+        fail="throw new Error('boom')",
+        spin="while (true) {}",
+        env="console.log(process.env['{var}'])",
+        cwd="console.log(process.cwd())",
+        exit="process.exit(3)",
+    ),
+    "typescript": dict(
+        hello="console.log('hello')",
+        set_state="let sv: number = 41",
+        get_state="console.log(sv + 1)",
+        fail="throw new Error('boom')",
+        spin="while (true) {}",
+        env="console.log(Deno.env.get('{var}'))",
+        cwd="console.log(Deno.cwd())",
+        exit="Deno.exit(3)",
+    ),
+    "bash": dict(
+        hello="echo hello",
+        set_state="sv=41",
+        get_state="echo $((sv + 1))",
+        fail="ls /no/such/dir",
+        spin="sleep 60",
+        env="printf '%s\\n' \"${var}\"",
+        cwd="pwd",
+        exit="exit 3",
+    ),
+    "go": dict(
+        hello='fmt.Println("hello")',
+        set_state="func sv() int { return 41 }",
+        get_state="fmt.Println(sv() + 1)",
+        fail="undefinedThing()",
+        spin="for {}",
+        env='fmt.Println(os.Getenv("{var}"))',
+        cwd="wd, _ := os.Getwd()\nfmt.Println(wd)",
+        exit="os.Exit(3)",
+    ),
 }
 LANGUAGES = list(SNIPPETS)
-NASTY = "it's \"q\" \\ $HOME `uname` $(id) ${x}\nline two ünï 🚀"
+NASTY = 'it\'s "q" \\ $HOME `uname` $(id) ${x}\nline two ünï 🚀'
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +84,20 @@ def test_health_lists_every_language(agent):
     assert set(LANGUAGES) <= set(agent.get("/health").json()["languages"])
 
 
-@pytest.mark.parametrize("alias,lang", [("js", "javascript"), ("node", "javascript"), ("nodejs", "javascript"),
-                                        ("sh", "bash"), ("shell", "bash"), ("golang", "go"), ("ts", "typescript"),
-                                        ("deno", "typescript"), ("python3", "python")])
+@pytest.mark.parametrize(
+    "alias,lang",
+    [
+        ("js", "javascript"),
+        ("node", "javascript"),
+        ("nodejs", "javascript"),
+        ("sh", "bash"),
+        ("shell", "bash"),
+        ("golang", "go"),
+        ("ts", "typescript"),
+        ("deno", "typescript"),
+        ("python3", "python"),
+    ],
+)
 def test_aliases(agent, alias, lang):
     r = run(agent, alias, SNIPPETS[lang]["hello"])
     assert r["success"] and r["stdout"] == "hello\n" and r["language"] == lang
@@ -138,10 +181,13 @@ def test_env_and_workdir_as_data(agent, lang, tmp_path):
 
 def test_bash_state_and_streams(agent, contexts):
     cid = contexts["bash"]
-    run(agent, "bash", "cd /tmp; export KA_X=1; greet() { echo \"hi $1\"; }; alias ll='echo aliased'",
-        context_id=cid)
-    r = run(agent, "bash", "pwd; echo $KA_X; greet you; ll; echo oops >&2; exit_status_test() { return 7; }; "
-                           "exit_status_test", context_id=cid)
+    run(agent, "bash", "cd /tmp; export KA_X=1; greet() { echo \"hi $1\"; }; alias ll='echo aliased'", context_id=cid)
+    r = run(
+        agent,
+        "bash",
+        "pwd; echo $KA_X; greet you; ll; echo oops >&2; exit_status_test() { return 7; }; exit_status_test",
+        context_id=cid,
+    )
     assert r["stdout"] == "/tmp\n1\nhi you\naliased\n" and r["stderr"] == "oops\n"
     assert r["exit_code"] == 7 and r["success"] is False
     run(agent, "bash", "cd -", context_id=cid)
@@ -158,8 +204,13 @@ def test_bash_interrupt_kills_children(agent, contexts):
 
 def test_javascript_features(agent, contexts):
     cid = contexts["javascript"]
-    r = run(agent, "js", "const fs = require('node:fs'); const os = require('os');\n"
-                         "await new Promise(r => setTimeout(r, 50));\ntypeof fs.readFileSync", context_id=cid)
+    r = run(
+        agent,
+        "js",
+        "const fs = require('node:fs'); const os = require('os');\n"
+        "await new Promise(r => setTimeout(r, 50));\ntypeof fs.readFileSync",
+        context_id=cid,
+    )
     assert r["success"] and r["result"] == "'function'"
     r = run(agent, "js", "function twice(x) { return 2 * x }", context_id=cid)
     assert run(agent, "js", "twice(21)", context_id=cid)["result"] == "42"
@@ -169,10 +220,13 @@ def test_javascript_features(agent, contexts):
 
 def test_javascript_rich_output(agent):
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
-    r = run(agent, "javascript",
-            f"display.html('<b>bold</b>'); display.png('{png}'); "
-            "display.svg('<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>'); display.json({a: 1}); "
-            "display.markdown('# T')")
+    r = run(
+        agent,
+        "javascript",
+        f"display.html('<b>bold</b>'); display.png('{png}'); "
+        "display.svg('<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>'); display.json({a: 1}); "
+        "display.markdown('# T')",
+    )
     assert r["html"] == "<b>bold</b>" and r["png"] == png and r["svg"].startswith("<svg")
     assert r["json"] == {"a": 1} and r["markdown"] == "# T"
     assert len(r["rich_outputs"]) == 5
@@ -180,8 +234,12 @@ def test_javascript_rich_output(agent):
 
 def test_go_declarations_persist(agent, contexts):
     cid = contexts["go"]
-    r = run(agent, "go", "type point struct{ x, y int }\nconst scale = 3\n"
-                         "func (p point) sum() int { return (p.x + p.y) * scale }", context_id=cid)
+    r = run(
+        agent,
+        "go",
+        "type point struct{ x, y int }\nconst scale = 3\nfunc (p point) sum() int { return (p.x + p.y) * scale }",
+        context_id=cid,
+    )
     assert r["success"], r
     r = run(agent, "go", "fmt.Println(point{1, 2}.sum())", context_id=cid)
     assert r["stdout"] == "9\n", r

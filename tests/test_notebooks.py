@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import nbformat
-
 from conftest import ROOT
 
 

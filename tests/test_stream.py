@@ -52,8 +52,10 @@ def test_sdk_stream_frames_arrive_before_the_cell_ends(agent):
 
 
 def test_stderr_error_and_rich_frames(agent):
-    code = ("import sys\nfrom IPython.display import display, HTML\nsys.stderr.write('warn\\n')\n"
-            "display(HTML('<b>bold</b>'))\nraise KeyError('k')")
+    code = (
+        "import sys\nfrom IPython.display import display, HTML\nsys.stderr.write('warn\\n')\n"
+        "display(HTML('<b>bold</b>'))\nraise KeyError('k')"
+    )
     frames = [m for _, m in asyncio.run(collect(agent, code, working_dir="/workspace"))]
     types = [m["type"] for m in frames]
     assert "stderr" in types and "display" in types and "error" in types
@@ -74,8 +76,10 @@ def test_bad_request_gets_error_frame(agent):
 
 def test_disconnect_interrupts_the_execution(agent, tmp_path):
     marker = tmp_path / "after"
-    code = (f"import time\nprint('started', flush=True)\ntime.sleep(60)\n"
-            f"open({str(marker)!r}, 'w').write('not interrupted')")
+    code = (
+        f"import time\nprint('started', flush=True)\ntime.sleep(60)\n"
+        f"open({str(marker)!r}, 'w').write('not interrupted')"
+    )
 
     async def run_and_leave():
         async with connect(ws_url(agent), additional_headers={"Authorization": f"Bearer {agent.token}"}) as ws:

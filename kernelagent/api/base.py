@@ -72,8 +72,7 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
         self.authenticate()
 
     def on_finish(self) -> None:
-        self.services.metrics.record(self.request.method, self.route, self.get_status(),
-                                     self.request.request_time())
+        self.services.metrics.record(self.request.method, self.route, self.get_status(), self.request.request_time())
 
     # --- input ---
 
@@ -172,8 +171,12 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
             return
         if isinstance(value, web.HTTPError):
             return
-        log.error("Unhandled error on %s %s\n%s", self.request.method, self.request.path,
-                  "".join(traceback.format_exception(typ, value, tb)))
+        log.error(
+            "Unhandled error on %s %s\n%s",
+            self.request.method,
+            self.request.path,
+            "".join(traceback.format_exception(typ, value, tb)),
+        )
 
 
 class NotFoundHandler(BaseHandler):

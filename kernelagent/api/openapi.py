@@ -64,8 +64,13 @@ class _Schemas:
             self._add(name, sub)
         required = set(schema.get("required", []))
         return [
-            {"name": name, "in": "query", "required": name in required, "schema": _plain(prop),
-             **({"description": prop["description"]} if "description" in prop else {})}
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": _plain(prop),
+                **({"description": prop["description"]} if "description" in prop else {}),
+            }
             for name, prop in schema.get("properties", {}).items()
         ]
 
@@ -90,8 +95,10 @@ def _operation(route: Route, method: str, spec: Op, open_endpoint: bool, schemas
         "parameters": params,
         "responses": {
             str(spec.status): ok,
-            "default": {"description": "An error, in the envelope",
-                        "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}},
+            "default": {
+                "description": "An error, in the envelope",
+                "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}},
+            },
         },
     }
     if spec.description:
@@ -109,7 +116,7 @@ def _operation(route: Route, method: str, spec: Op, open_endpoint: bool, schemas
 
 
 def missing_operations(routes: Iterable[Route]) -> list[str]:
-    """"METHOD /path" of every HTTP method a handler serves without declaring its operation."""
+    """ "METHOD /path" of every HTTP method a handler serves without declaring its operation."""
     from tornado import web
 
     gaps = []
@@ -118,7 +125,11 @@ def missing_operations(routes: Iterable[Route]) -> list[str]:
             continue
         for method in METHODS:
             fn = getattr(route.handler, method, None)
-            if fn is not None and fn is not getattr(web.RequestHandler, method) and operation_of(route.handler, method) is None:
+            if (
+                fn is not None
+                and fn is not getattr(web.RequestHandler, method)
+                and operation_of(route.handler, method) is None
+            ):
                 gaps.append(f"{method.upper()} {route.path}")
     return gaps
 
@@ -141,8 +152,11 @@ def document(routes: Iterable[Route], version: str) -> dict[str, Any]:
     ws_text = "\n".join(f"- `{path}` (WebSocket): {text}" for path, text in websockets.items())
     return {
         "openapi": "3.1.0",
-        "info": {"title": "kernelagent (HopX VM Agent API)", "version": version,
-                 "description": DESCRIPTION + ("\n\nWebSocket routes:\n" + ws_text if ws_text else "")},
+        "info": {
+            "title": "kernelagent (HopX VM Agent API)",
+            "version": version,
+            "description": DESCRIPTION + ("\n\nWebSocket routes:\n" + ws_text if ws_text else ""),
+        },
         "paths": paths,
         "components": {
             "schemas": schemas.components,

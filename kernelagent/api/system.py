@@ -80,8 +80,12 @@ class InfoHandler(SystemHandler):
             "uptime": round(s.uptime.seconds(), 3),
             "workspace": s.settings.workspace,
             "languages": s.engine.available,
-            "features": {"code_execution": True, "rich_output": True, "contexts": True,
-                         "languages": s.engine.available},
+            "features": {
+                "code_execution": True,
+                "rich_output": True,
+                "contexts": True,
+                "languages": s.engine.available,
+            },
             "endpoints": self.endpoints(),
             "timestamp": utc_now_iso(),
         }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import bad_request
 from ..settings import Settings
+from .errors import bad_request
 
 # The contract's default working directory, which the SDK always sends. Where it does not exist
 # (an agent configured with another workspace), it stands for the configured workspace.

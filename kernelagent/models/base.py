@@ -51,7 +51,9 @@ def _env_name(value: str) -> str:
 # Strings that reach the OS (argv, paths, environment) cannot carry NUL bytes.
 OsText = Annotated[str, BeforeValidator(lambda v: _no_nul(v) if isinstance(v, str) else v)]
 EnvName = Annotated[str, BeforeValidator(lambda v: _env_name(v) if isinstance(v, str) else v)]
-EnvValue = Annotated[str, BeforeValidator(_number_as_text), BeforeValidator(lambda v: _no_nul(v) if isinstance(v, str) else v)]
+EnvValue = Annotated[
+    str, BeforeValidator(_number_as_text), BeforeValidator(lambda v: _no_nul(v) if isinstance(v, str) else v)
+]
 EnvVars = dict[EnvName, EnvValue]
 # A timeout in seconds; the upper bound is a setting, checked by `within_max_timeout`.
 Timeout = Annotated[float, Field(gt=0, description="seconds")]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NotRequired
+
 # pydantic reads TypedDicts from typing_extensions on Python < 3.12
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from ..core.errors import missing
 from .base import EnvName, EnvValue, EnvVars, RequestModel

@@ -52,7 +52,6 @@ class BashKernel(WrapperKernel):
         self._dir = tempfile.mkdtemp(prefix="ka-bash-", dir=os.environ.get("KA_KERNEL_SCRATCH"))  # mode 0700
         self._bash_newline_due = False
 
-
     async def start_child(self) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -136,7 +135,9 @@ class BashKernel(WrapperKernel):
             self._err.drain()
             code_ = exc.args[0] if exc.args else 1
             self.exit_soon(1)
-            return self.error_reply("ShellExited", f"bash exited with status {code_}; this kernel has stopped", [], code_)
+            return self.error_reply(
+                "ShellExited", f"bash exited with status {code_}; this kernel has stopped", [], code_
+            )
         self._out.drain()
         self._err.drain()
         self._bash_newline_due = False

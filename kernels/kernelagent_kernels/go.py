@@ -106,9 +106,12 @@ class GoKernel(WrapperKernel):
 
     async def _run_tool(self, argv: list[str], cwd: str, stdin: bytes | None = None) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=self.build_env(),
+            *argv,
+            cwd=cwd,
+            env=self.build_env(),
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         out, _ = await proc.communicate(stdin)
         return proc.returncode, out.decode("utf-8", "replace")
@@ -137,7 +140,7 @@ class GoKernel(WrapperKernel):
     async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, **kw):
         if code.startswith(SETUP_MARKER):
             try:
-                return self._apply_setup(code[len(SETUP_MARKER):].split("\n", 1)[0])
+                return self._apply_setup(code[len(SETUP_MARKER) :].split("\n", 1)[0])
             except (ValueError, OSError, TypeError, AttributeError) as exc:
                 return self.error_reply("SetupError", str(exc), [], 1)
         if not code.strip():
@@ -185,7 +188,7 @@ class GoKernel(WrapperKernel):
         return self.error_reply("ExitCode", f"exit status {exit_code}", [], exit_code)
 
     def _compile_error(self, message: str) -> dict:
-        lines = [l for l in message.splitlines() if l.strip() and not l.startswith("# ")]
+        lines = [ln for ln in message.splitlines() if ln.strip() and not ln.startswith("# ")]
         self.stream("stderr", "\n".join(lines) + "\n")
         return self.error_reply("CompileError", lines[0] if lines else "compile error", [], 1)
 

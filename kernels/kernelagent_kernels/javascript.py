@@ -40,14 +40,15 @@ class NodeKernel(WrapperKernel):
             "name": "javascript",
             "mimetype": "application/javascript",
             "file_extension": ".js",
-            "version": subprocess.run([self._node, "--version"], capture_output=True, text=True).stdout.strip().lstrip("v"),
+            "version": subprocess.run([self._node, "--version"], capture_output=True, text=True)
+            .stdout.strip()
+            .lstrip("v"),
         }
         self._proc: subprocess.Popen | None = None
         self._ready: asyncio.Future | None = None
         self._cell: tuple[int, asyncio.Future] | None = None
         self._next_id = 0
         self._events_buf = ""
-
 
     async def start_child(self) -> None:
         out_r, out_w = os.pipe()
@@ -110,7 +111,9 @@ class NodeKernel(WrapperKernel):
             done = await fut
         except (EOFError, BrokenPipeError) as exc:
             code_ = exc.args[0] if isinstance(exc, EOFError) and exc.args else 1
-            return self.error_reply("KernelDied", f"node exited with code {code_}; this kernel has stopped", [], code_ or 1)
+            return self.error_reply(
+                "KernelDied", f"node exited with code {code_}; this kernel has stopped", [], code_ or 1
+            )
         finally:
             self._cell = None
         self._stdout.drain()

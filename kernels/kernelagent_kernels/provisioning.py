@@ -11,7 +11,8 @@ import ctypes
 import os
 import shutil
 import signal
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner

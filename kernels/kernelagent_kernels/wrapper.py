@@ -21,7 +21,7 @@ import os
 import shutil
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from ipykernel.kernelbase import Kernel
 
@@ -180,7 +180,9 @@ class WrapperKernel(Kernel):
         self.publish("display_data", {"data": data, "metadata": metadata or {}, "transient": {}})
 
     def result(self, data: dict, metadata: dict | None = None) -> None:
-        self.publish("execute_result", {"execution_count": self.execution_count, "data": data, "metadata": metadata or {}})
+        self.publish(
+            "execute_result", {"execution_count": self.execution_count, "data": data, "metadata": metadata or {}}
+        )
 
     # -- replies ---------------------------------------------------------------------------
     def ok_reply(self) -> dict:

@@ -20,16 +20,16 @@ import time
 import pytest
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from kernelagent_kernels import kernelspecs_dir
 
 from kernelagent.engine.setup_codes import bash_setup, go_setup, javascript_setup, typescript_setup
-from kernelagent_kernels import kernelspecs_dir
 
 KERNELS = kernelspecs_dir()
 LANGS = ["javascript", "bash", "go", "typescript"]
 SETUP = {"javascript": javascript_setup, "bash": bash_setup, "go": go_setup, "typescript": typescript_setup}
 
 NASTY = {
-    "KA_QUOTES": "it's \"quoted\" \\ back\\slash",
+    "KA_QUOTES": 'it\'s "quoted" \\ back\\slash',
     "KA_DOLLAR": "$HOME ${PATH} $(id) `whoami` %s {}",
     "KA_NEWLINES": "line1\nline2\n\ttabbed\n",
     "KA_UNICODE": "ünïcødé ✓ 🚀 ‮ end",
@@ -40,15 +40,18 @@ NASTY = {
 PRINT_ENV = {
     "javascript": "console.log(JSON.stringify(Object.fromEntries(%s.map(k => [k, process.env[k] ?? null]))))",
     "typescript": "console.log(JSON.stringify(Object.fromEntries(%s.map(k => [k, Deno.env.get(k) ?? null]))))",
-    "bash": "for k in %s; do if [ -n \"${!k+x}\" ]; then printf '%%s\\0%%s\\0' \"$k\" \"${!k}\"; fi; done",
-    "go": "m := map[string]*string{}\nfor _, k := range %s {\nif v, ok := os.LookupEnv(k); ok { m[k] = &v } else { m[k] = nil }\n}\n"
-    "b, _ := json.Marshal(m)\nfmt.Println(string(b))",
+    "bash": 'for k in %s; do if [ -n "${!k+x}" ]; then printf \'%%s\\0%%s\\0\' "$k" "${!k}"; fi; done',
+    "go": (
+        "m := map[string]*string{}\nfor _, k := range %s {\n"
+        "if v, ok := os.LookupEnv(k); ok { m[k] = &v } else { m[k] = nil }\n}\n"
+        "b, _ := json.Marshal(m)\nfmt.Println(string(b))"
+    ),
 }
 PRINT_CWD = {
     "javascript": "console.log(process.cwd())",
     "typescript": "console.log(Deno.cwd())",
     "bash": "pwd -P",
-    "go": 'd, _ := os.Getwd()\nfmt.Println(d)',
+    "go": "d, _ := os.Getwd()\nfmt.Println(d)",
 }
 BUSY = {
     "javascript": "let busyMark = 1; while (true) {}",
@@ -57,16 +60,29 @@ BUSY = {
     "go": "for {}",
 }
 STATE = {  # (define, use, expected stdout)
-    "javascript": ("let st = 20; const sf = (n) => n + st; class SK { v() { return 2 } }",
-                   "console.log(sf(1), new SK().v())", "21 2\n"),
+    "javascript": (
+        "let st = 20; const sf = (n) => n + st; class SK { v() { return 2 } }",
+        "console.log(sf(1), new SK().v())",
+        "21 2\n",
+    ),
     "typescript": ("let st: number = 20; const sf = (n: number) => n + st;", "console.log(sf(1))", "21\n"),
-    "bash": ("st=20; sf() { echo $(( $1 + st )); }; alias sa='echo aliased'; cd /; export SE=exported",
-             "sf 1; sa; pwd; bash -c 'echo $SE'", "21\naliased\n/\nexported\n"),
-    "go": ("import \"strings\"\ntype SK struct{ N int }\nconst SC = 20\nfunc sf(n int) int { return n + SC }",
-           "fmt.Println(sf(1), strings.Repeat(\"x\", 2), SK{3})", "21 xx {3}\n"),
+    "bash": (
+        "st=20; sf() { echo $(( $1 + st )); }; alias sa='echo aliased'; cd /; export SE=exported",
+        "sf 1; sa; pwd; bash -c 'echo $SE'",
+        "21\naliased\n/\nexported\n",
+    ),
+    "go": (
+        'import "strings"\ntype SK struct{ N int }\nconst SC = 20\nfunc sf(n int) int { return n + SC }',
+        'fmt.Println(sf(1), strings.Repeat("x", 2), SK{3})',
+        "21 xx {3}\n",
+    ),
 }
-ERROR = {"javascript": "null.boom", "typescript": "throw new Error('boom')", "bash": "echo before; exit_with() { return 3; }; exit_with",
-         "go": "fmt.Println(notDefined)"}
+ERROR = {
+    "javascript": "null.boom",
+    "typescript": "throw new Error('boom')",
+    "bash": "echo before; exit_with() { return 3; }; exit_with",
+    "go": "fmt.Println(notDefined)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +101,9 @@ class Kernel:
         """Run one cell: returns (outputs as (msg_type, content, arrival time), reply content)."""
         msg_id = self.kc.execute(code, silent=silent, store_history=not silent)
         if interrupt_after is not None:
-            asyncio.get_running_loop().call_later(interrupt_after, lambda: asyncio.ensure_future(self.km.interrupt_kernel()))
+            asyncio.get_running_loop().call_later(
+                interrupt_after, lambda: asyncio.ensure_future(self.km.interrupt_kernel())
+            )
         outputs = []
         idle = False
         deadline = time.monotonic() + timeout
@@ -127,7 +145,9 @@ async def start_kernel(name, tmp):
     ksm = KernelSpecManager(kernel_dirs=[str(KERNELS)])
     spec = ksm.get_kernel_spec(name)
     km = AsyncKernelManager(
-        kernel_name=name, kernel_spec_manager=ksm, transport="ipc",
+        kernel_name=name,
+        kernel_spec_manager=ksm,
+        transport="ipc",
         connection_file=str(tmp / f"{name}.json"),
     )
     km.ip = str(tmp / f"{name}-ipc")  # the provisioner of Deno's kernel switches to tcp
@@ -201,10 +221,15 @@ def test_error_is_reported(lang, kernels, loop):
 @pytest.mark.parametrize("lang", LANGS)
 def test_interrupt_busy_loop_keeps_state(lang, kernels, loop):
     k = kernels(lang)
-    before = {"javascript": "let keep = 41", "typescript": "let keep = 41", "bash": "keep=41",
-              "go": "var keep = 41"}[lang]
-    after = {"javascript": "console.log(keep + 1, busyMark)", "typescript": "console.log(keep + 1, busyMark)",
-             "bash": "echo $((keep + 1)) $busyMark", "go": "fmt.Println(keep + 1)"}[lang]
+    before = {"javascript": "let keep = 41", "typescript": "let keep = 41", "bash": "keep=41", "go": "var keep = 41"}[
+        lang
+    ]
+    after = {
+        "javascript": "console.log(keep + 1, busyMark)",
+        "typescript": "console.log(keep + 1, busyMark)",
+        "bash": "echo $((keep + 1)) $busyMark",
+        "go": "fmt.Println(keep + 1)",
+    }[lang]
     loop.run_until_complete(k.run(before))
     started = time.monotonic()
     outputs, reply = loop.run_until_complete(k.run(BUSY[lang], interrupt_after=1.0, timeout=30))
@@ -227,11 +252,11 @@ def test_env_and_workdir_setup_code_carries_values_intact(lang, kernels, loop, t
     _, reply = loop.run_until_complete(k.run(setup(NASTY, ["KA_GONE"], str(workdir)), silent=True))
     assert reply["status"] == "ok", reply
     names = [*NASTY, "KA_GONE"]
-    listing = {"bash": " ".join(names), "go": "[]string{%s}" % ", ".join(map(json.dumps, names))}
+    listing = {"bash": " ".join(names), "go": "[]string{{{}}}".format(", ".join(map(json.dumps, names)))}
     out = loop.run_until_complete(k.stdout(PRINT_ENV[lang] % listing.get(lang, json.dumps(names))))
     if lang == "bash":
         parts = out.split("\0")[:-1]
-        got = dict(zip(parts[::2], parts[1::2]))
+        got = dict(zip(parts[::2], parts[1::2], strict=True))
     else:
         got = {key: value for key, value in json.loads(out).items() if value is not None}
     assert got == NASTY
@@ -241,8 +266,10 @@ def test_env_and_workdir_setup_code_carries_values_intact(lang, kernels, loop, t
 
 @pytest.mark.parametrize("lang", ["javascript", "bash"])
 def test_output_streams_while_the_cell_runs(lang, kernels, loop):
-    code = {"javascript": "console.log('early'); const t0 = Date.now(); while (Date.now() - t0 < 1500) {}",
-            "bash": "echo early; sleep 1.5"}[lang]
+    code = {
+        "javascript": "console.log('early'); const t0 = Date.now(); while (Date.now() - t0 < 1500) {}",
+        "bash": "echo early; sleep 1.5",
+    }[lang]
     started = time.monotonic()
     outputs, _ = loop.run_until_complete(kernels(lang).run(code))
     first = next(t for kind, c, t in outputs if kind == "stream")
@@ -259,16 +286,22 @@ const r = await Promise.resolve(6); r * 7
     assert reply["status"] == "ok"
     bundles = [c["data"] for kind, c, _ in outputs if kind == "display_data"]
     assert bundles == [
-        {"text/html": "<b>h</b>"}, {"image/png": "cG5n"}, {"image/svg+xml": "<svg/>"},
-        {"application/json": {"a": [1]}}, {"text/markdown": "# m"}, {"text/csv": "a,b"},
+        {"text/html": "<b>h</b>"},
+        {"image/png": "cG5n"},
+        {"image/svg+xml": "<svg/>"},
+        {"application/json": {"a": [1]}},
+        {"text/markdown": "# m"},
+        {"text/csv": "a,b"},
     ]
     results = [c["data"] for kind, c, _ in outputs if kind == "execute_result"]
     assert results == [{"text/plain": "42"}]
 
 
 def test_javascript_node_runtime(kernels, loop):
-    code = "const os = require('node:os'); const { execSync } = require('child_process');\n" \
-           "console.log(typeof os.cpus().length, execSync('echo child').toString().trim(), typeof process.env.PATH)"
+    code = (
+        "const os = require('node:os'); const { execSync } = require('child_process');\n"
+        "console.log(typeof os.cpus().length, execSync('echo child').toString().trim(), typeof process.env.PATH)"
+    )
     assert loop.run_until_complete(kernels("javascript").stdout(code)) == "number child string\n"
 
 

@@ -27,5 +27,7 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.unit)
         wanted = E2E_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if wanted:
-            raise pytest.UsageError(f"{item.nodeid}: unit tests run without an agent; "
-                                    f"it asks for {sorted(wanted)} (move it out of tests/unit)")
+            raise pytest.UsageError(
+                f"{item.nodeid}: unit tests run without an agent; "
+                f"it asks for {sorted(wanted)} (move it out of tests/unit)"
+            )

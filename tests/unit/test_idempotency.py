@@ -56,14 +56,17 @@ def test_fingerprint_ignores_key_order_at_every_depth():
     assert fingerprint(a) == fingerprint(b)
 
 
-@pytest.mark.parametrize("other", [
-    request(code="print(2)"),
-    request(code="print(1) "),
-    request(language="bash"),
-    request(timeout=5),
-    request(env={"A": "1"}),
-    {**request(), "endpoint": "/execute/background"},  # the same body to another endpoint
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        request(code="print(2)"),
+        request(code="print(1) "),
+        request(language="bash"),
+        request(timeout=5),
+        request(env={"A": "1"}),
+        {**request(), "endpoint": "/execute/background"},  # the same body to another endpoint
+    ],
+)
 def test_fingerprint_changes_with_the_request(other):
     assert fingerprint(other) != fingerprint(request())
 

@@ -31,7 +31,8 @@ def test_operations_have_schemas_and_the_error_envelope():
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             assert operation["responses"]["default"]["content"]["application/json"]["schema"]["$ref"].endswith(
-                "/ErrorResponse"), (method, path)
+                "/ErrorResponse"
+            ), (method, path)
             ok = next(v for k, v in operation["responses"].items() if k != "default")
             assert ok.get("content"), f"{method.upper()} {path} has no response schema"
             for content in [*ok["content"].values(), *operation.get("requestBody", {}).get("content", {}).values()]:

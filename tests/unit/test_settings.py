@@ -15,14 +15,16 @@ def test_no_variables_gives_the_defaults():
 
 
 def test_variables_are_converted_to_the_field_type():
-    s = Settings.from_env({
-        "KERNELAGENT_PORT": "8123",
-        "KERNELAGENT_JWT_LEEWAY": "0",
-        "KERNELAGENT_CULL_INTERVAL": "0.25",
-        "KERNELAGENT_MAX_BODY_BYTES": "1048576",
-        "KERNELAGENT_WORKSPACE": "/tmp/ws",
-        "KERNELAGENT_WARM_LANGUAGES": "python,go",
-    })
+    s = Settings.from_env(
+        {
+            "KERNELAGENT_PORT": "8123",
+            "KERNELAGENT_JWT_LEEWAY": "0",
+            "KERNELAGENT_CULL_INTERVAL": "0.25",
+            "KERNELAGENT_MAX_BODY_BYTES": "1048576",
+            "KERNELAGENT_WORKSPACE": "/tmp/ws",
+            "KERNELAGENT_WARM_LANGUAGES": "python,go",
+        }
+    )
     assert s.port == 8123 and type(s.port) is int
     assert s.jwt_leeway == 0.0 and type(s.jwt_leeway) is float
     assert s.cull_interval == 0.25
@@ -38,8 +40,15 @@ def test_every_field_reads_back_its_own_default():
 
 
 def test_only_exact_upper_case_prefixed_names_are_read():
-    s = Settings.from_env({"PORT": "1", "kernelagent_port": "2", "KERNELAGENT_port": "3",
-                           "KERNELAGENT_NO_SUCH_SETTING": "x", "KERNELAGENT_": "y"})
+    s = Settings.from_env(
+        {
+            "PORT": "1",
+            "kernelagent_port": "2",
+            "KERNELAGENT_port": "3",
+            "KERNELAGENT_NO_SUCH_SETTING": "x",
+            "KERNELAGENT_": "y",
+        }
+    )
     assert s == Settings()
 
 
@@ -71,12 +80,15 @@ def test_bool_fields_take_the_usual_spellings():
         assert WithFlag.from_env({"KERNELAGENT_FLAG": raw}).flag is False, raw
 
 
-@pytest.mark.parametrize("warm, expected", [
-    ("all", ["python", "go", "bash"]),
-    (" all ", ["python", "go", "bash"]),
-    ("go, python", ["go", "python"]),
-    ("python,ruby,,", ["python"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "warm, expected",
+    [
+        ("all", ["python", "go", "bash"]),
+        (" all ", ["python", "go", "bash"]),
+        ("go, python", ["go", "python"]),
+        ("python,ruby,,", ["python"]),
+        ("", []),
+    ],
+)
 def test_languages_warm(warm, expected):
     assert Settings(warm_languages=warm).languages_warm(["python", "go", "bash"]) == expected
