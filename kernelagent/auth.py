@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -79,8 +80,8 @@ class Authenticator:
         if settings.jwt_public_key:
             pem = _read_pem(settings.jwt_public_key)
             self.algorithm = algorithm_for_public_key(pem)
-            self.verify_key = load_pem_public_key(pem)
-            self.signing_key = None
+            self.verify_key: Any = load_pem_public_key(pem)  # one of the key types algorithm_for_public_key accepts
+            self.signing_key: Any = None
         elif settings.jwt_secret:
             self.algorithm = "HS256"
             self.verify_key = self.signing_key = settings.jwt_secret

@@ -27,6 +27,7 @@ from typing import Any
 
 from .core.clock import iso_from_epoch, utc_now_iso
 from .core.errors import AgentError, bad_request
+from .models.system import CacheStats
 from .settings import Settings
 
 MAX_KEY_LENGTH = 255
@@ -155,7 +156,7 @@ class ExecutionCache:
         self.bytes = 0
         return count
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> CacheStats:
         self._expire()
         size = len(self._entries)
         lookups = self.hits + self.misses

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .core.clock import iso_from_epoch, utc_now_iso
+from .models.system import MetricsSnapshot, SystemMetrics
 
 if TYPE_CHECKING:
     from .core.clock import Uptime
@@ -74,7 +75,7 @@ class Metrics:
 
     # --- the snapshot: agent figures, cheap enough for the event loop ---
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> MetricsSnapshot:
         endpoints = {f"{m} {r}": s for (m, r), s in sorted(self.endpoints.items())}
         total_requests = sum(s.requests for s in endpoints.values())
         total_errors = sum(s.errors for s in endpoints.values())
@@ -139,11 +140,11 @@ class Metrics:
 
     # --- the machine: blocking psutil work, run in an executor ---
 
-    async def system(self) -> dict[str, Any]:
+    async def system(self) -> SystemMetrics:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self._system_blocking)
 
-    def _system_blocking(self) -> dict[str, Any]:
+    def _system_blocking(self) -> SystemMetrics:
         cpu_percent = psutil.cpu_percent(interval=CPU_SAMPLE_SECONDS)
         mem = psutil.virtual_memory()
         swap = psutil.swap_memory()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ENV_PREFIX = "KERNELAGENT_"
 
@@ -99,12 +101,12 @@ class Settings:
         return [s.strip() for s in self.warm_languages.split(",") if s.strip() in available]
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then KERNELAGENT_* variables, then explicit overrides (CLI flags) that are not None."""
-        environ = os.environ if environ is None else environ
+        source: Mapping[str, str] = os.environ if environ is None else environ
         values = {}
         for f in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
+            raw = source.get(ENV_PREFIX + f.name.upper())
             if raw is not None:
                 values[f.name] = _convert(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -6,7 +6,7 @@ import json
 import logging
 import traceback
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from tornado import web, websocket
@@ -15,6 +15,9 @@ from ..core.clock import utc_now_iso
 from ..core.errors import AgentError, bad_request, missing
 from ..idempotency import KEY_FIELD, idempotency_key
 from ..models.base import M, parse_json, parse_object
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 log = logging.getLogger("kernelagent.api")
 
@@ -36,12 +39,12 @@ def error_body(code: str, message: str, request_id: str, path: str, details: dic
     }
 
 
-class ServiceMixin:
+class ServiceMixin(web.RequestHandler):
     """Gives a handler the services container; auth and request ids shared by HTTP and WebSocket."""
 
     open_endpoint = False  # True only for /health
 
-    def initialize(self, services, route: str = "(unmatched)") -> None:
+    def initialize(self, services: Services, route: str = "(unmatched)") -> None:
         self.services = services
         self.route = route  # the pattern matched, for metrics by endpoint
         self.claims: dict | None = None
@@ -182,7 +185,7 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
 class NotFoundHandler(BaseHandler):
     """Unknown paths: 404 in the envelope (after auth, so the route table is not probed freely)."""
 
-    def prepare(self):  # type: ignore[override]
+    async def prepare(self) -> None:
         self.start_request()
         self.authenticate()
         raise AgentError("RESOURCE_NOT_FOUND", 404, f"No such endpoint: {self.request.method} {self.request.path}")

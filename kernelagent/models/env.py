@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NotRequired
-
 # pydantic reads TypedDicts from typing_extensions on Python < 3.12
+from typing import Any, NotRequired
+
 from typing_extensions import TypedDict
 
 from ..core.errors import missing
@@ -34,7 +34,7 @@ class EnvPatch(RequestModel):
         return _first(self.env_vars, self.env, self.variables)
 
 
-def _first(*candidates):  # type: ignore[no-untyped-def]
+def _first(*candidates: Any) -> Any:
     for value in candidates:
         if value is not None:
             return value

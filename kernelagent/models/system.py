@@ -67,10 +67,15 @@ class SystemMetrics(TypedDict):
 
     os: dict[str, Any]
     hardware: dict[str, Any]
+    network: dict[str, Any]
+    environment: dict[str, Any]
+    capabilities: list[str]
     cpu: dict[str, Any]
     memory: dict[str, Any]
     disk: dict[str, Any]
     uptime: float
+    boot_time: str | None
+    agent_uptime: float
     timestamp: str
 
 
@@ -81,21 +86,44 @@ class ProcessList(TypedDict):
 
 
 class MetricsSnapshot(TypedDict):
+    """The agent's own figures, cheap enough to take on every call."""
+
     uptime_seconds: float
+    uptime: float
+    start_time: str | None
     total_requests: int
     total_errors: int
+    error_rate: float
+    avg_duration_ms_overall: float
     requests_total: dict[str, int]
+    errors_total: dict[str, int]
+    avg_duration_ms: dict[str, float]
     active_executions: int
     total_executions: int
+    contexts: int
+    pool: dict[str, dict[str, Any]]
+    cache: dict[str, Any]
+    terminals: dict[str, int]
+    system: dict[str, Any]
+    process: dict[str, Any]
     timestamp: str
 
 
 class CacheStats(TypedDict):
+    """The execution cache's figures (`cache` repeats the SDK's older shape)."""
+
     size: int
+    count: int
     max_size: int
+    in_flight: int
+    bytes: int
+    max_bytes: int
     hits: int
     misses: int
     hit_rate: float
+    evictions: int
+    ttl: float
+    cache: dict[str, Any]
     timestamp: str
 
 

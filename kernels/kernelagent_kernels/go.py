@@ -32,6 +32,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from typing import Any
 
 from .wrapper import INTERRUPTED_EXIT_CODE, FdReader, WrapperKernel, require_executable, watch_exit
 
@@ -114,6 +115,7 @@ class GoKernel(WrapperKernel):
             stderr=subprocess.STDOUT,
         )
         out, _ = await proc.communicate(stdin)
+        assert proc.returncode is not None  # communicate() returns once the tool has exited
         return proc.returncode, out.decode("utf-8", "replace")
 
     # -- cells -------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class GoKernel(WrapperKernel):
         interrupts_before = self.interrupts
         helper = await self.ensure_started()
         rc, out = await self._run_tool([helper], cwd=self.project, stdin=code.encode())
-        parsed = json.loads(out) if rc == 0 else {"error": out}
+        parsed: dict[str, Any] = json.loads(out) if rc == 0 else {"error": out}
         if "error" in parsed:
             return self._compile_error(parsed["error"])
 

@@ -69,8 +69,8 @@ class NodeKernel(WrapperKernel):
         os.close(command_r)
         self._commands = os.fdopen(command_w, "wb", buffering=0)
         self._ready = asyncio.get_running_loop().create_future()
-        self._stdout = FdReader(out_r, lambda t: self.stream("stdout", t))
-        self._stderr = FdReader(err_r, lambda t: self.stream("stderr", t))
+        self._node_stdout = FdReader(out_r, lambda t: self.stream("stdout", t))
+        self._node_stderr = FdReader(err_r, lambda t: self.stream("stderr", t))
         self._events = FdReader(event_r, self._on_events)
         watch_exit(self._proc, self._on_node_exit)
         await self._ready
@@ -116,8 +116,8 @@ class NodeKernel(WrapperKernel):
             )
         finally:
             self._cell = None
-        self._stdout.drain()
-        self._stderr.drain()
+        self._node_stdout.drain()
+        self._node_stderr.drain()
         if done["ok"]:
             return self.ok_reply()
         exit_code = INTERRUPTED_EXIT_CODE if done["ename"] == "KeyboardInterrupt" else 1
