@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from .routing import Route
+from ..models.commands import CommandRequest, CommandResult
+from ..models.jobs import BackgroundStarted
 from .base import BaseHandler
+from .routing import Route, op
 
 
 class CommandRunHandler(BaseHandler):
     """POST /commands/run: 200 with the exit code whatever the command did."""
 
-    async def post(self) -> None:
-        body = self.json_body()
-        self.write_json(await self.run_once(body, lambda: self.services.commands.run(body)))
+    @op(
+        "Run a command to completion (200 whatever its exit code)",
+        body=CommandRequest,
+        response=CommandResult,
+        idempotent=True,
+    )
+    async def post(self, body: CommandRequest) -> CommandResult:
+        return await self.services.commands.run(body)
 
 
 class CommandBackgroundHandler(BaseHandler):
     """POST /commands/background: registered like a background execution."""
 
-    async def post(self) -> None:
-        body = self.json_body()
-        self.write_json(await self.run_once(body, lambda: self.services.jobs.start_command(body)))
+    @op(
+        "Start a command in the background; it is listed and killed as a job",
+        body=CommandRequest,
+        response=BackgroundStarted,
+        idempotent=True,
+    )
+    async def post(self, body: CommandRequest) -> BackgroundStarted:
+        return await self.services.jobs.start_command(body)
 
 
 routes = [

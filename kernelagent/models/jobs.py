@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, NotRequired
 from urllib.parse import urlsplit
 
@@ -132,7 +133,7 @@ class JobRecord(TypedDict):
     truncated: bool
     rich_output_count: int
     context_id: NotRequired[str]
-    error: NotRequired[dict[str, Any]]
+    error: NotRequired[Mapping[str, Any]]
     callback_url: NotRequired[str]
     webhook: NotRequired[WebhookInfo]
     stdout: NotRequired[str]

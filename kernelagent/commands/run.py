@@ -1,31 +1,23 @@
-"""Shell commands and process trees.
+"""One command in flight: its process, its pipes, its deadline and the end of its tree.
 
-A command runs as an asyncio subprocess in a session (and process group) of its own, with the
-full environment of EnvStore.process_env. At its deadline, or when killed, its whole tree is
-ended: SIGTERM to the group and to every descendant found by psutil, then SIGKILL to whatever is
-left after a grace. Nothing here blocks the event loop: pipes are read by asyncio, and the
-waits are polls with asyncio.sleep.
+A command runs as an asyncio subprocess in a session (and process group) of its own. At its
+deadline, or when killed, its whole tree is ended through core.proc: SIGTERM to the group and to
+every descendant, then SIGKILL to whatever is left after a grace. Nothing here blocks the event
+loop: pipes are read by asyncio, and the waits are polls with asyncio.sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import os
-import shlex
-import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
-import psutil
-
-from .environment import EnvStore, validate_env
-from .core.errors import bad_request, missing
-from .settings import Settings
-from .core.clock import utc_now_iso
-from .core.workdir import parse_timeout, resolve_workdir
-from .core.text import BoundedText
+from ..core import proc as ptree
+from ..core.clock import utc_now_iso
+from ..core.text import BoundedText
+from ..models.commands import CommandResult
 
 EXIT_TIMEOUT = 124  # as coreutils' `timeout`
 READ_CHUNK = 64 << 10
@@ -39,6 +31,8 @@ OutputSink = Callable[[str, str], None]  # (stream name, text)
 
 @dataclass
 class CommandSpec:
+    """A command ready to start: what a CommandRequest becomes once the settings are applied."""
+
     argv: list[str]
     display: str  # the command as a caller would read it
     timeout: float
@@ -47,99 +41,8 @@ class CommandSpec:
     name: str | None = None
 
 
-def parse_command(body: dict, settings: Settings, env_store: EnvStore, default_timeout: float) -> CommandSpec:
-    """Both forms of the contract: `command` + `args` (argv), or `command` alone (a /bin/sh -c string)."""
-    command = body.get("command")
-    if command is None or command == "":
-        raise missing("command")
-    if not isinstance(command, str):
-        raise bad_request("'command' must be a string")
-    if "\0" in command:
-        raise bad_request("'command' must not contain NUL bytes")
-    args = body.get("args")
-    if args is not None:
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise bad_request("'args' must be a list of strings")
-        if any("\0" in a for a in args):
-            raise bad_request("'args' must not contain NUL bytes")
-        argv = [command, *args]
-        display = shlex.join(argv)
-    else:
-        argv = ["/bin/sh", "-c", command]
-        display = command
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        raise bad_request("'name' must be a string")
-    workdir = body.get("workdir") if body.get("workdir") is not None else body.get("working_dir")
-    return CommandSpec(
-        argv=argv,
-        display=display,
-        timeout=parse_timeout(body.get("timeout"), default_timeout, settings.max_timeout),
-        env=env_store.process_env(validate_env(body.get("env"))),
-        workdir=resolve_workdir(settings, workdir),
-        name=name,
-    )
-
-
-# --- process trees ---
-
-def tree_snapshot(pid: int) -> list[psutil.Process]:
-    """The process and all its descendants as they are now (before anyone is reparented)."""
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _signal_all(procs: list[psutil.Process], pgid: int | None, sig: int) -> None:
-    if pgid is not None:
-        try:
-            os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-    for proc in procs:
-        try:
-            proc.send_signal(sig)  # psutil checks the pid was not reused
-        except psutil.Error:
-            pass
-
-
-async def kill_tree(pid: int | None, grace: float, pgid: int | None = None,
-                    extra: list[psutil.Process] | None = None) -> int:
-    """End a process tree: SIGTERM everywhere, then SIGKILL to survivors after `grace` seconds.
-
-    `pid` is the root (None once it has been reaped, so a reused pid is never hit); `pgid` is
-    signalled as a group too (descendants that were reparented but kept the group); `extra` are
-    processes snapshotted earlier. Returns how many processes had to be SIGKILLed.
-    """
-    procs = (tree_snapshot(pid) if pid is not None else []) + list(extra or [])
-    _signal_all(procs, pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        procs = [p for p in procs if _alive(p)]
-        if not procs:
-            break
-        await asyncio.sleep(0.05)
-    survivors = [p for p in procs if _alive(p)]
-    # New children may have been forked meanwhile: take them too.
-    for proc in list(survivors):
-        try:
-            survivors.extend(proc.children(recursive=True))
-        except psutil.Error:
-            pass
-    _signal_all(survivors, pgid, signal.SIGKILL)
-    return len(survivors)
-
-
 # --- running one command ---
+
 
 async def _exited(proc: asyncio.subprocess.Process) -> int:
     """Wait for the process itself to exit.
@@ -204,8 +107,9 @@ class CommandRun:
         if self.pid is None or self.exit_code is not None:
             return None  # not started, or already over
         self.killed = True
+        # the root only while it is unreaped (its pid cannot have been reused); the group either way
         root = self.pid if self._proc is not None and self._proc.returncode is None else None
-        self._killing = asyncio.ensure_future(kill_tree(root, self.kill_grace, pgid=self.pid))
+        self._killing = asyncio.ensure_future(ptree.kill_tree(ptree.descendants(root), self.kill_grace, pgid=self.pid))
         return self._killing
 
     async def start(self) -> bool:
@@ -214,8 +118,12 @@ class CommandRun:
         self.started = time.monotonic()
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *spec.argv, cwd=spec.workdir, env=spec.env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                *spec.argv,
+                cwd=spec.workdir,
+                env=spec.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own session and process group: the tree can be ended as one
             )
         except FileNotFoundError:
@@ -243,13 +151,15 @@ class CommandRun:
 
     async def wait(self) -> int:
         spec, proc = self.spec, self._proc
-        readers = [asyncio.create_task(self._pump(proc.stdout, "stdout")),
-                   asyncio.create_task(self._pump(proc.stderr, "stderr"))]
+        readers = [
+            asyncio.create_task(self._pump(proc.stdout, "stdout")),
+            asyncio.create_task(self._pump(proc.stderr, "stderr")),
+        ]
         try:
             remaining = spec.timeout - (time.monotonic() - self.started)
             try:
                 await asyncio.wait_for(_exited(proc), max(remaining, 0.001))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if not self.killed:
                     self.timed_out = True
                     self.kill()
@@ -257,7 +167,7 @@ class CommandRun:
             if self._killing is not None:
                 await self._killing
             # Pipes may be held open by something the command left in the background.
-            done, pending = await asyncio.wait(readers, timeout=DRAIN_AFTER_EXIT)
+            _, pending = await asyncio.wait(readers, timeout=DRAIN_AFTER_EXIT)
             for task in pending:
                 task.cancel()
         except asyncio.CancelledError:
@@ -283,10 +193,10 @@ class CommandRun:
     def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 6)
 
-    def response(self) -> dict[str, Any]:
+    def response(self) -> CommandResult:
         """The /commands/run answer (superset of the contract's CommandResponse)."""
         truncated = self.stdout.truncated or self.stderr.truncated
-        out: dict[str, Any] = {
+        out: CommandResult = {
             "stdout": self.stdout.text(),
             "stderr": self.stderr.text(),
             "exit_code": self.exit_code,
@@ -304,25 +214,3 @@ class CommandRun:
         elif self.error:
             out["error"] = {"code": "COMMAND_FAILED", "message": self.error}
         return out
-
-
-class CommandService:
-    """Runs commands to completion (/commands/run); background commands go through the job registry."""
-
-    def __init__(self, settings: Settings, env_store: EnvStore):
-        self.settings = settings
-        self.env_store = env_store
-
-    def parse(self, body: dict, background: bool = False) -> CommandSpec:
-        default = self.settings.background_timeout if background else self.settings.command_timeout
-        return parse_command(body, self.settings, self.env_store, default)
-
-    def new_run(self, spec: CommandSpec, sink: OutputSink | None = None, limit: int | None = None) -> CommandRun:
-        s = self.settings
-        return CommandRun(spec, BoundedText(limit or s.max_stdout_bytes), BoundedText(limit or s.max_stderr_bytes),
-                          sink=sink, kill_grace=s.kill_grace)
-
-    async def run(self, body: dict) -> dict:
-        run = self.new_run(self.parse(body))
-        await run.run()
-        return run.response()
