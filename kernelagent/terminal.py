@@ -22,29 +22,24 @@ import signal
 import time
 from typing import Any
 
-import psutil
 from ptyprocess import PtyProcess
 
+from .core import proc as ptree
+from .core.errors import AgentError
+from .core.limits import Limiter
 from .environment import EnvStore
-from .core.errors import AgentError, bad_request
 from .settings import Settings
 
 log = logging.getLogger("kernelagent.terminal")
 
 READ_CHUNK = 64 * 1024
 KILL_GRACE = 1.0
-MAX_DIMENSION = 1000
-
-
-def _check_size(cols: Any, rows: Any) -> tuple[int, int]:
-    for name, value in (("cols", cols), ("rows", rows)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIMENSION:
-            raise bad_request(f"'{name}' must be an integer between 1 and {MAX_DIMENSION}")
-    return cols, rows
 
 
 class Terminal:
-    def __init__(self, manager: "TerminalManager", proc: PtyProcess):
+    """One shell on a PTY: read its output, write its input, resize it, close it (and its session)."""
+
+    def __init__(self, manager: TerminalManager, proc: PtyProcess):
         self.manager = manager
         self.proc = proc
         self.pid = proc.pid
@@ -125,8 +120,8 @@ class Terminal:
             except OSError:
                 return  # the shell is gone; its exit is reported by the reader
 
-    def resize(self, cols: Any, rows: Any) -> None:
-        cols, rows = _check_size(cols, rows)
+    def resize(self, cols: int, rows: int) -> None:
+        """A new size (already checked by models.terminal.TerminalResize)."""
         if not self._closed:
             self.proc.setwinsize(rows, cols)
 
@@ -182,29 +177,21 @@ class Terminal:
         self.manager._track(task)
 
     async def _kill_session(self) -> None:
-        members = await self._loop.run_in_executor(None, _session_members, self.pid)
-        _signal_all(members, signal.SIGHUP)
-        _signal_all(members, signal.SIGCONT)
+        members = await self._loop.run_in_executor(None, ptree.session_members, self.pid)
+        ptree.signal_all(members, signal.SIGHUP)
+        ptree.signal_all(members, signal.SIGCONT)
         # Close the master fd ourselves: PtyProcess.close() sleeps and reaps, which the loop must not do.
         try:
             self.proc.fileobj.close()
         except OSError:
             pass
         self.proc.closed = True
-        deadline = time.monotonic() + KILL_GRACE
-        while time.monotonic() < deadline:
-            self._reap()
-            if not any(_alive(p) for p in members):
-                break
-            await asyncio.sleep(0.05)
-        _signal_all([p for p in members if _alive(p)], signal.SIGKILL)
+        # the shell, a zombie once it exits, counts as gone; SIGKILL for what is left after the grace
+        await ptree.kill_tree(members, KILL_GRACE, first=())
         for _ in range(20):
             if self._reap():
                 break
             await asyncio.sleep(0.05)
-
-    def info(self) -> dict[str, Any]:
-        return {"pid": self.pid, "created": self.created, "alive": not self._exited.done()}
 
 
 def _resolve(fut: asyncio.Future) -> None:
@@ -212,45 +199,14 @@ def _resolve(fut: asyncio.Future) -> None:
         fut.set_result(None)
 
 
-def _session_members(sid: int) -> list[psutil.Process]:
-    """The shell and every process still in its session, or descended from it."""
-    members: dict[int, psutil.Process] = {}
-    try:
-        shell = psutil.Process(sid)
-        members[sid] = shell
-        for child in shell.children(recursive=True):
-            members[child.pid] = child
-    except psutil.Error:
-        pass
-    for p in psutil.process_iter():
-        try:
-            if p.pid not in members and os.getsid(p.pid) == sid:
-                members[p.pid] = p
-        except (OSError, psutil.Error):
-            continue
-    return list(members.values())
-
-
-def _signal_all(procs: list[psutil.Process], sig: int) -> None:
-    for p in procs:
-        try:
-            p.send_signal(sig)
-        except psutil.Error:
-            pass
-
-
-def _alive(p: psutil.Process) -> bool:
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 class TerminalManager:
+    """Opens terminals (at most `terminal_max` at once: one Limiter, 429 past it) and ends them all at stop."""
+
     def __init__(self, settings: Settings, env: EnvStore):
         self.settings = settings
         self.env = env
         self.max = settings.terminal_max
+        self.slots = Limiter(self.max, "terminals open")
         self.active: dict[int, Terminal] = {}
         self.total = 0
         self._cleanups: set[asyncio.Task] = set()
@@ -262,10 +218,15 @@ class TerminalManager:
         raise AgentError("INTERNAL_ERROR", 500, "No shell found for the terminal")
 
     def open(self, cols: int = 80, rows: int = 24) -> Terminal:
-        cols, rows = _check_size(cols, rows)
-        if len(self.active) >= self.max:
-            raise AgentError("RATE_LIMIT_EXCEEDED", 429,
-                             f"Too many terminals open ({len(self.active)}, max {self.max}); close one first")
+        """A new shell of that size (checked by models.terminal.TerminalSize)."""
+        self.slots.take()
+        try:
+            return self._spawn(cols, rows)
+        except BaseException:
+            self.slots.give()
+            raise
+
+    def _spawn(self, cols: int, rows: int) -> Terminal:
         env = self.env.process_env()
         env.setdefault("TERM", "xterm-256color")
         env.pop("PROMPT_COMMAND", None)
@@ -281,7 +242,8 @@ class TerminalManager:
         return term
 
     def _forget(self, term: Terminal) -> None:
-        self.active.pop(term.pid, None)
+        if self.active.pop(term.pid, None) is not None:
+            self.slots.give()
 
     def _track(self, task: asyncio.Task) -> None:
         self._cleanups.add(task)

@@ -63,6 +63,20 @@ class ServiceMixin(web.RequestHandler):
             header = f"Bearer {token}" if token else None
         self.claims = self.services.auth.verify(header)
 
+    def parse_query(self, model: type[M]) -> M:
+        """The query arguments as `model`, each taken exactly as sent (the last of repeats).
+
+        Tornado's own getter strips whitespace and turns control characters into spaces, which
+        would hide a NUL from the path policy and change names that end in spaces.
+        """
+        args: dict[str, str] = {}
+        for name, values in self.request.query_arguments.items():
+            try:
+                args[name] = values[-1].decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad_request(f"Query argument '{name}' is not valid UTF-8", field=name) from None
+        return parse_object(model, args)
+
 
 class BaseHandler(ServiceMixin, web.RequestHandler):
     """Every HTTP handler: auth in prepare(), typed input, JSON output, errors in the envelope."""
@@ -104,20 +118,6 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
     def parse_body(self, model: type[M], required: bool = True) -> M:
         """The JSON body as `model` (400 in the envelope, naming the field, when it is not)."""
         return parse_json(model, self.request.body, required)
-
-    def parse_query(self, model: type[M]) -> M:
-        """The query arguments as `model`, each taken exactly as sent (the last of repeats).
-
-        Tornado's own getter strips whitespace and turns control characters into spaces, which
-        would hide a NUL from the path policy and change names that end in spaces.
-        """
-        args: dict[str, str] = {}
-        for name, values in self.request.query_arguments.items():
-            try:
-                args[name] = values[-1].decode("utf-8")
-            except UnicodeDecodeError:
-                raise bad_request(f"Query argument '{name}' is not valid UTF-8", field=name) from None
-        return parse_object(model, args)
 
     async def run_once(self, body: BaseModel | dict[str, Any], run: Any) -> Any:
         """Start work at most once per idempotency key (idempotency.py): a retry carrying the same

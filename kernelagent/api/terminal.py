@@ -1,7 +1,8 @@
 """WS /terminal: a shell on a pseudo-terminal, in the contract's frames.
 
-Client frames: {"type":"input","data":"..."} and {"type":"resize","cols":C,"rows":R}; empty or
-invalid frames are skipped. Server frames: {"type":"output","data":"..."} and, when the shell ends,
+Client frames: {"type":"input","data":"..."} and {"type":"resize","cols":C,"rows":R}
+(models/terminal.py); empty frames, frames that are not JSON objects and frames of other types are
+skipped; an input or resize frame with a wrong field gets an error frame naming it. Server frames: {"type":"output","data":"..."} and, when the shell ends,
 {"type":"exit","code":N} before the socket closes. Closing the socket ends the shell and its
 children. The socket is closed when its token expires (at `exp` plus the configured leeway, the
 moment the token would stop being accepted).
@@ -17,14 +18,18 @@ from typing import Any
 from tornado.ioloop import IOLoop
 
 from ..core.errors import AgentError
+from ..models.base import parse_object
+from ..models.terminal import FRAMES, TerminalInput, TerminalSize
+from .base import AuthWebSocketHandler, error_frame
 from .routing import Route
-from .base import AuthWebSocketHandler
 
 CLOSE_TOKEN_EXPIRED = 4001  # application close code (4000-4999)
 CLOSE_TRY_AGAIN = 1013
 
 
 class TerminalHandler(AuthWebSocketHandler):
+    """One terminal per socket: output frames out, input and resize frames in."""
+
     terminal = None
     _pump: asyncio.Task | None = None
     _expiry = None
@@ -32,14 +37,11 @@ class TerminalHandler(AuthWebSocketHandler):
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         try:
-            cols = int(self.get_query_argument("cols", "80"))
-            rows = int(self.get_query_argument("rows", "24"))
-            self.terminal = self.services.terminals.open(cols, rows)
-        except (AgentError, ValueError) as exc:
-            message = exc.message if isinstance(exc, AgentError) else "cols and rows must be integers"
-            code = exc.code if isinstance(exc, AgentError) else "INVALID_REQUEST"
-            self.send_json({"type": "error", "code": code, "message": message})
-            self.close(CLOSE_TRY_AGAIN if code == "RATE_LIMIT_EXCEEDED" else 1008, message[:120])
+            size = self.parse_query(TerminalSize)
+            self.terminal = self.services.terminals.open(size.cols, size.rows)
+        except AgentError as exc:
+            self.send_json(error_frame(exc.code, exc.message, **exc.details))
+            self.close(CLOSE_TRY_AGAIN if exc.status == 429 else 1008, exc.message[:120])
             return
         self._pump = asyncio.ensure_future(self._pump_output())
         exp = (self.claims or {}).get("exp")
@@ -54,14 +56,14 @@ class TerminalHandler(AuthWebSocketHandler):
                 return
             try:
                 await self.write_message(json.dumps({"type": "output", "data": data}))
-            except Exception:  # closed meanwhile
+            except Exception:  # noqa: BLE001  (closed meanwhile)
                 return
         code = await term.wait()
         self.send_json({"type": "exit", "code": code})
         self.close(1000, "shell exited")
 
     def _token_expired(self) -> None:
-        self.send_json({"type": "error", "code": "INVALID_TOKEN", "message": "Token has expired"})
+        self.send_json(error_frame("INVALID_TOKEN", "Token has expired"))
         self.close(CLOSE_TOKEN_EXPIRED, "Token has expired")
 
     async def on_message(self, message: str | bytes) -> None:
@@ -71,16 +73,18 @@ class TerminalHandler(AuthWebSocketHandler):
             frame = json.loads(message)
         except (ValueError, UnicodeDecodeError):
             return
-        if not isinstance(frame, dict):
+        model = FRAMES.get(frame.get("type")) if isinstance(frame, dict) else None
+        if model is None:
             return
-        kind = frame.get("type")
-        if kind == "input" and isinstance(frame.get("data"), str):
-            await self.terminal.write(frame["data"])
-        elif kind == "resize":
-            try:
-                self.terminal.resize(frame.get("cols"), frame.get("rows"))
-            except AgentError as exc:
-                self.send_json({"type": "error", "code": exc.code, "message": exc.message})
+        try:
+            parsed = parse_object(model, frame)
+        except AgentError as exc:
+            self.send_json(error_frame(exc.code, exc.message, **exc.details))
+            return
+        if isinstance(parsed, TerminalInput):
+            await self.terminal.write(parsed.data)
+        else:
+            self.terminal.resize(parsed.cols, parsed.rows)
 
     def on_close(self) -> None:
         if self._expiry is not None:
@@ -92,5 +96,9 @@ class TerminalHandler(AuthWebSocketHandler):
 
 
 routes = [
-    Route("/terminal", TerminalHandler, websocket="a shell on a PTY: input and resize frames in, output and exit frames out"),
+    Route(
+        "/terminal",
+        TerminalHandler,
+        websocket="a shell on a PTY: input and resize frames in, output and exit frames out",
+    ),
 ]
