@@ -50,6 +50,7 @@ class Terminal:
         self._eof = False
         self._exited = self._loop.create_future()
         self._closed = False
+        self._pidfd: int | None = None  # watched for the shell's exit (Linux >= 5.3)
         os.set_blocking(self.fd, False)
         self._watch_exit()
 
@@ -168,7 +169,7 @@ class Terminal:
         self.manager._forget(self)
         self._loop.remove_reader(self.fd)
         self._loop.remove_writer(self.fd)
-        pidfd = getattr(self, "_pidfd", None)
+        pidfd = self._pidfd
         if pidfd is not None:
             self._loop.remove_reader(pidfd)
             os.close(pidfd)

@@ -20,6 +20,7 @@ from tornado.ioloop import IOLoop
 from ..core.errors import AgentError
 from ..models.base import parse_object
 from ..models.terminal import FRAMES, TerminalInput, TerminalSize
+from ..terminal import Terminal
 from .base import AuthWebSocketHandler, error_frame
 from .routing import Route
 
@@ -30,8 +31,8 @@ CLOSE_TRY_AGAIN = 1013
 class TerminalHandler(AuthWebSocketHandler):
     """One terminal per socket: output frames out, input and resize frames in."""
 
-    terminal = None
-    _pump: asyncio.Task | None = None
+    terminal: Terminal | None = None
+    _pump: asyncio.Task[None] | None = None
     _expiry = None
 
     def open(self, *args: Any, **kwargs: Any) -> None:
@@ -51,6 +52,7 @@ class TerminalHandler(AuthWebSocketHandler):
 
     async def _pump_output(self) -> None:
         term = self.terminal
+        assert term is not None  # started by open() once the terminal is there
         while (data := await term.read()) is not None:
             if self.ws_connection is None:
                 return
@@ -73,7 +75,7 @@ class TerminalHandler(AuthWebSocketHandler):
             frame = json.loads(message)
         except (ValueError, UnicodeDecodeError):
             return
-        model = FRAMES.get(frame.get("type")) if isinstance(frame, dict) else None
+        model = FRAMES.get(str(frame.get("type"))) if isinstance(frame, dict) else None
         if model is None:
             return
         try:

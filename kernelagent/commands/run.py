@@ -57,7 +57,8 @@ async def _exited(proc: asyncio.subprocess.Process) -> int:
             await asyncio.wait([waiter], timeout=EXIT_POLL)
             if waiter.done():
                 break
-        return proc.returncode
+        # set once the loop above ends: by the reaper, or by wait() itself
+        return proc.returncode  # type: ignore[return-value]
     finally:
         if not waiter.done():
             waiter.cancel()
@@ -143,14 +144,17 @@ class CommandRun:
         self.exit_code, self.error = code, why
 
     async def run(self) -> int:
+        """Start (if not yet) and wait for the end; the exit code (126/127 when it could not start)."""
         if self._proc is None and self.exit_code is None:
             await self.start()
         if self._proc is None:
-            return self.exit_code
+            return self.exit_code if self.exit_code is not None else 1
         return await self.wait()
 
     async def wait(self) -> int:
+        """Read the pipes until the command ends, at its deadline at the latest; the exit code."""
         spec, proc = self.spec, self._proc
+        assert proc is not None and proc.stdout is not None and proc.stderr is not None, "wait() before start()"
         readers = [
             asyncio.create_task(self._pump(proc.stdout, "stdout")),
             asyncio.create_task(self._pump(proc.stderr, "stderr")),
@@ -210,7 +214,7 @@ class CommandRun:
             "timestamp": utc_now_iso(),
         }
         if self.timed_out:
-            out["error"] = {"code": "EXECUTION_TIMEOUT", "message": self.error}
+            out["error"] = {"code": "EXECUTION_TIMEOUT", "message": self.error or "timed out"}
         elif self.error:
             out["error"] = {"code": "COMMAND_FAILED", "message": self.error}
         return out

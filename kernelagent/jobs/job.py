@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..commands import CommandRun
-from ..core.clock import iso_from_epoch
+from ..core.clock import iso_from_epoch, utc_now_iso
 from ..core.text import BoundedText
 from ..models.execute import ExecuteAnswer
-from ..models.jobs import JobRecord
+from ..models.jobs import JobRecord, KillAnswer
 from ..settings import Settings
 from .spill import Spill
 from .webhook import Webhook
@@ -98,6 +98,31 @@ class Job:
         self.error = error
         self.ended = time.time()
 
+    def finish_execution(self, result: ExecuteAnswer) -> None:
+        """An execution's /execute answer: completed, timed out or failed."""
+        self.result = result
+        error = result.get("error")
+        if result.get("success"):
+            status = "completed"
+        elif error and error.get("code") == "EXECUTION_TIMEOUT":
+            status = "timeout"
+        else:
+            status = "failed"
+        self.finish(status, result.get("exit_code"), error)
+
+    def finish_command(self, run: CommandRun) -> None:
+        """A command's end: timed out, killed, completed (exit 0) or failed."""
+        if run.timed_out:
+            status = "timeout"
+        elif run.killed:
+            status = "killed"
+        else:
+            status = "completed" if run.exit_code == 0 else "failed"
+        error = None
+        if run.error:
+            error = {"code": "EXECUTION_TIMEOUT" if run.timed_out else "COMMAND_FAILED", "message": run.error}
+        self.finish(status, run.exit_code, error)
+
     def duration(self) -> float | None:
         if self.started is None:
             return None
@@ -147,6 +172,16 @@ class Job:
                     if key in self.result:
                         rec[key] = self.result[key]  # type: ignore[literal-required]
         return rec
+
+    def kill_answer(self, status: str, message: str) -> KillAnswer:
+        return {
+            "process_id": self.id,
+            "execution_id": self.id,
+            "status": status,
+            "success": True,
+            "message": message,
+            "timestamp": utc_now_iso(),
+        }
 
     def payload(self, timestamp: str) -> dict[str, Any]:
         """What a webhook POSTs: the /execute answer (less its context) and the job's outcome."""

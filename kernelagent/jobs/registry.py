@@ -199,15 +199,7 @@ class JobService:
                 log.exception("background execution %s failed", job.id)
                 job.finish("failed", 1, {"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"})
             else:
-                job.result = result
-                error = result.get("error")
-                if result.get("success"):
-                    status = "completed"
-                elif error and error.get("code") == "EXECUTION_TIMEOUT":
-                    status = "timeout"
-                else:
-                    status = "failed"
-                job.finish(status, result.get("exit_code"), error)
+                job.finish_execution(result)
         finally:
             if job.context_id is not None:  # its kernel and everything it started
                 await engine.end_context(job.context_id, self.settings.kill_grace)
@@ -252,16 +244,7 @@ class JobService:
         try:
             if started:
                 await run.wait()
-            if run.timed_out:
-                status = "timeout"
-            elif run.killed:
-                status = "killed"
-            else:
-                status = "completed" if run.exit_code == 0 else "failed"
-            error = None
-            if run.error:
-                error = {"code": "EXECUTION_TIMEOUT" if run.timed_out else "COMMAND_FAILED", "message": run.error}
-            job.finish(status, run.exit_code, error)
+            job.finish_command(run)
         except asyncio.CancelledError:
             job.finish("killed", 137, {"code": "KILLED", "message": "the agent is shutting down"})
             raise
@@ -276,23 +259,9 @@ class JobService:
         job = self.get(job_id)
         if job.finished:
             await job.done.wait()
-            return {
-                "process_id": job.id,
-                "execution_id": job.id,
-                "status": job.status,
-                "success": True,
-                "message": f"Process already finished ({job.status})",
-                "timestamp": utc_now_iso(),
-            }
+            return job.kill_answer(job.status, f"Process already finished ({job.status})")
         await self._kill(job, "Killed on request")
-        return {
-            "process_id": job.id,
-            "execution_id": job.id,
-            "status": "killed",
-            "success": True,
-            "message": "Process killed",
-            "timestamp": utc_now_iso(),
-        }
+        return job.kill_answer("killed", "Process killed")
 
     async def _kill(self, job: Job, why: str) -> None:
         job.kill_requested = True
