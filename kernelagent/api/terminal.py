@@ -2,8 +2,9 @@
 
 Client frames: {"type":"input","data":"..."} and {"type":"resize","cols":C,"rows":R}
 (models/terminal.py); empty frames, frames that are not JSON objects and frames of other types are
-skipped; an input or resize frame with a wrong field gets an error frame naming it. Server frames: {"type":"output","data":"..."} and, when the shell ends,
-{"type":"exit","code":N} before the socket closes. Closing the socket ends the shell and its
+skipped; an input or resize frame with a wrong field gets an error frame naming it. Server
+frames: {"type":"output","data":"..."} and, when the shell ends, {"type":"exit","code":N} before
+the socket closes. Closing the socket ends the shell and its
 children. The socket is closed when its token expires (at `exp` plus the configured leeway, the
 moment the token would stop being accepted).
 """

@@ -76,7 +76,8 @@ def test_background_request():
 def test_async_request():
     req = parse_json(
         AsyncExecuteRequest,
-        b'{"code": "1", "callback_url": "https://h/x", "callback_headers": {"A": "b"}, "callback_signature_secret": "s"}',
+        b'{"code": "1", "callback_url": "https://h/x", "callback_headers": {"A": "b"},'
+        b' "callback_signature_secret": "s"}',
     )
     assert req.callback_url == "https://h/x" and req.callback_headers == {"A": "b"}
     assert req.callback_signature_secret == "s"
