@@ -50,8 +50,9 @@ def test_env_and_both_workdir_spellings(agent):
     sub = agent.workspace / "cmd-dir"
     sub.mkdir(exist_ok=True)
     for key in ("workdir", "working_dir"):
-        r = agent.post("/commands/run", {"command": "bash", "args": ["-c", 'echo "$K|$PWD"'],
-                                         "env": {"K": "v 1"}, key: str(sub)})
+        r = agent.post(
+            "/commands/run", {"command": "bash", "args": ["-c", 'echo "$K|$PWD"'], "env": {"K": "v 1"}, key: str(sub)}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["stdout"] == f"v 1|{sub}\n"
 
@@ -75,19 +76,22 @@ def test_missing_program_is_an_exit_code_not_an_error(agent):
     assert r.json()["exit_code"] == 127 and "not found" in r.json()["stderr"]
 
 
-@pytest.mark.parametrize("body,code", [
-    ({}, "MISSING_PARAMETER"),
-    ({"command": ""}, "MISSING_PARAMETER"),
-    ({"command": 5}, "INVALID_REQUEST"),
-    ({"command": "ls", "args": "-l"}, "INVALID_REQUEST"),
-    ({"command": "ls", "args": ["-l", 3]}, "INVALID_REQUEST"),
-    ({"command": "ls", "timeout": "soon"}, "INVALID_REQUEST"),
-    ({"command": "ls", "timeout": -1}, "INVALID_REQUEST"),
-    ({"command": "ls", "timeout": 10 ** 9}, "INVALID_REQUEST"),
-    ({"command": "ls", "workdir": "/no/such/dir"}, "DIRECTORY_NOT_FOUND"),
-    ({"command": "ls", "working_dir": "relative/dir"}, "INVALID_PATH"),
-    ({"command": "ls", "env": {"A": 1.5, "B": None}}, "INVALID_REQUEST"),
-])
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({}, "MISSING_PARAMETER"),
+        ({"command": ""}, "MISSING_PARAMETER"),
+        ({"command": 5}, "INVALID_REQUEST"),
+        ({"command": "ls", "args": "-l"}, "INVALID_REQUEST"),
+        ({"command": "ls", "args": ["-l", 3]}, "INVALID_REQUEST"),
+        ({"command": "ls", "timeout": "soon"}, "INVALID_REQUEST"),
+        ({"command": "ls", "timeout": -1}, "INVALID_REQUEST"),
+        ({"command": "ls", "timeout": 10**9}, "INVALID_REQUEST"),
+        ({"command": "ls", "workdir": "/no/such/dir"}, "DIRECTORY_NOT_FOUND"),
+        ({"command": "ls", "working_dir": "relative/dir"}, "INVALID_PATH"),
+        ({"command": "ls", "env": {"A": 1.5, "B": None}}, "INVALID_REQUEST"),
+    ],
+)
 def test_bad_input_is_400(agent, body, code):
     r = agent.post("/commands/run", body)
     assert r.status_code == 400, r.text
@@ -99,8 +103,7 @@ def test_bad_input_is_400(agent, body, code):
 def test_deadline_ends_the_whole_tree(agent, tmp_path):
     """A grandchild in the group and one that left it with setsid both die; output so far comes back."""
     pids = tmp_path / "pids"
-    script = (f"echo started; sleep 300 & echo $! > {pids}; "
-              f"setsid sleep 301 & echo $! >> {pids}; sleep 302")
+    script = f"echo started; sleep 300 & echo $! > {pids}; setsid sleep 301 & echo $! >> {pids}; sleep 302"
     t0 = time.monotonic()
     r = agent.post("/commands/run", {"command": "bash", "args": ["-c", script], "timeout": 1})
     elapsed = time.monotonic() - t0

@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
 from conftest import start_agent
 from test_commands import wait_gone
 
@@ -84,34 +83,51 @@ def receiver():
 @pytest.fixture(scope="module")
 def small_agent(tmp_path_factory):
     """An agent with small retention, small per-job memory and fast webhook retries."""
-    a = start_agent(tmp_path_factory.mktemp("small"), {
-        "KERNELAGENT_JOB_RETENTION": "3",
-        "KERNELAGENT_JOB_RETENTION_COUNT": "2",
-        "KERNELAGENT_JOB_OUTPUT_BYTES": "1000",
-        "KERNELAGENT_WEBHOOK_RETRIES": "2",
-        "KERNELAGENT_WEBHOOK_BACKOFF": "0.1",
-        "KERNELAGENT_KILL_GRACE": "1",
-        "KERNELAGENT_MAX_STDOUT_BYTES": "20000",
-        "KERNELAGENT_WARM_LANGUAGES": "python,bash",
-    })
+    a = start_agent(
+        tmp_path_factory.mktemp("small"),
+        {
+            "KERNELAGENT_JOB_RETENTION": "3",
+            "KERNELAGENT_JOB_RETENTION_COUNT": "2",
+            "KERNELAGENT_JOB_OUTPUT_BYTES": "1000",
+            "KERNELAGENT_WEBHOOK_RETRIES": "2",
+            "KERNELAGENT_WEBHOOK_BACKOFF": "0.1",
+            "KERNELAGENT_KILL_GRACE": "1",
+            "KERNELAGENT_MAX_STDOUT_BYTES": "20000",
+            "KERNELAGENT_WARM_LANGUAGES": "python,bash",
+        },
+    )
     yield a
     a.close()
 
 
 # --- background executions ---
 
+
 def test_background_execution_listed_finished_and_read(agent):
     sb = agent.sdk()
-    started = sb.run_code_background("import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')",
-                                     name="bg-read", timeout=60)
+    started = sb.run_code_background(
+        "import time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second')", name="bg-read", timeout=60
+    )
     pid = started["process_id"]
     assert started["execution_id"] == pid and started["status"] in ("running", "queued")
     assert started["name"] == "bg-read"
     listed = {p["process_id"]: p for p in sb.list_processes()}
     assert pid in listed
     entry = listed[pid]
-    for key in ("execution_id", "name", "status", "language", "start_time", "started_at", "end_time",
-                "completed_at", "exit_code", "duration", "execution_time", "pid"):
+    for key in (
+        "execution_id",
+        "name",
+        "status",
+        "language",
+        "start_time",
+        "started_at",
+        "end_time",
+        "completed_at",
+        "exit_code",
+        "duration",
+        "execution_time",
+        "pid",
+    ):
         assert key in entry, key
     assert entry["status"] in ("queued", "running") and entry["language"] == "python"
     wait_for(lambda: "first" in record(agent, pid)["stdout"], 30)  # output so far, while running
@@ -136,9 +152,15 @@ def test_background_env_name_and_workdir(agent):
     sub = agent.workspace / "bg-dir"
     sub.mkdir(exist_ok=True)
     for key in ("workdir", "working_dir"):
-        r = agent.post("/execute/background", {
-            "code": "import os; print(os.environ['BG_VAR'], os.getcwd())",
-            "env": {"BG_VAR": "hello"}, key: str(sub), "name": f"env-{key}"})
+        r = agent.post(
+            "/execute/background",
+            {
+                "code": "import os; print(os.environ['BG_VAR'], os.getcwd())",
+                "env": {"BG_VAR": "hello"},
+                key: str(sub),
+                "name": f"env-{key}",
+            },
+        )
         assert r.status_code == 200, r.text
         rec = wait_status(agent, r.json()["process_id"])
         assert rec["status"] == "completed", rec
@@ -164,8 +186,10 @@ def test_background_bad_input(agent):
 
 def test_killed_execution_takes_its_children_along(agent, tmp_path):
     pidfile = tmp_path / "child"
-    code = (f"import subprocess, time\np = subprocess.Popen(['sleep', '300'])\n"
-            f"open({str(pidfile)!r}, 'w').write(str(p.pid))\nprint('spawned', flush=True)\ntime.sleep(300)")
+    code = (
+        f"import subprocess, time\np = subprocess.Popen(['sleep', '300'])\n"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid))\nprint('spawned', flush=True)\ntime.sleep(300)"
+    )
     sb = agent.sdk()
     pid = sb.run_code_background(code, name="to-kill")["process_id"]
     wait_for(lambda: pidfile.exists() and pidfile.read_text())
@@ -183,6 +207,7 @@ def test_killed_execution_takes_its_children_along(agent, tmp_path):
 
 
 # --- background commands ---
+
 
 def test_background_command_through_sdk(agent):
     sb = agent.sdk()
@@ -210,8 +235,7 @@ def test_background_command_timeout_and_failure(agent):
 @pytest.mark.parametrize("shape", ["post", "delete-query", "delete-body", "processes"])
 def test_every_kill_shape_ends_the_tree(agent, tmp_path, shape):
     pidfile = tmp_path / "gc"
-    started = agent.post("/commands/background",
-                         {"command": f"sleep 300 & echo $! > {pidfile}; wait"}).json()
+    started = agent.post("/commands/background", {"command": f"sleep 300 & echo $! > {pidfile}; wait"}).json()
     pid = started["process_id"]
     grandchild = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip()))
     if shape == "post":
@@ -229,11 +253,13 @@ def test_every_kill_shape_ends_the_tree(agent, tmp_path, shape):
 
 
 def test_unknown_process_is_404(agent):
-    for r in (agent.post("/execute/kill/proc_nope"),
-              agent.delete("/execute/kill", params={"process_id": "proc_nope"}),
-              agent.http.request("DELETE", "/execute/kill", json={"process_id": "proc_nope"}),
-              agent.post("/processes/proc_nope/kill"),
-              agent.get("/execute/processes/proc_nope")):
+    for r in (
+        agent.post("/execute/kill/proc_nope"),
+        agent.delete("/execute/kill", params={"process_id": "proc_nope"}),
+        agent.http.request("DELETE", "/execute/kill", json={"process_id": "proc_nope"}),
+        agent.post("/processes/proc_nope/kill"),
+        agent.get("/execute/processes/proc_nope"),
+    ):
         assert r.status_code == 404 and r.json()["code"] == "PROCESS_NOT_FOUND", r.text
     r = agent.delete("/execute/kill")
     assert r.status_code == 400 and r.json()["code"] == "MISSING_PARAMETER"
@@ -249,6 +275,7 @@ def test_list_shape(agent):
 
 # --- retention and bounded output (private agent) ---
 
+
 def test_retention_by_count_and_time(small_agent):
     ids = [small_agent.post("/commands/background", {"command": f"echo {i}"}).json()["process_id"] for i in range(3)]
     for pid in ids[1:]:
@@ -261,8 +288,9 @@ def test_retention_by_count_and_time(small_agent):
 
 
 def test_output_bounded_in_memory_and_spilled_in_full(small_agent):
-    pid = small_agent.post("/commands/background",
-                           {"command": "for i in $(seq 1 2000); do echo line-$i; done"}).json()["process_id"]
+    pid = small_agent.post("/commands/background", {"command": "for i in $(seq 1 2000); do echo line-$i; done"}).json()[
+        "process_id"
+    ]
     rec = wait_status(small_agent, pid)
     assert rec["status"] == "completed" and rec["truncated"] is True
     assert len(rec["stdout"].encode()) < 1000 + 200 and rec["stdout"].startswith("line-1\n")
@@ -270,10 +298,13 @@ def test_output_bounded_in_memory_and_spilled_in_full(small_agent):
     assert full.splitlines() == [f"line-{i}" for i in range(1, 2001)]
 
 
-@pytest.mark.parametrize("language,code", [
-    ("python", "for i in range(1, 50001): print(f'line-{i}')"),
-    ("bash", "for i in $(seq 1 50000); do echo line-$i; done"),
-])
+@pytest.mark.parametrize(
+    "language,code",
+    [
+        ("python", "for i in range(1, 50001): print(f'line-{i}')"),
+        ("bash", "for i in $(seq 1 50000); do echo line-$i; done"),
+    ],
+)
 def test_background_execution_spills_its_whole_output(small_agent, language, code):
     """Past what an /execute answer keeps (20 kB here, cut at the source in Python's kernel), a
     background execution's spill file still gets every line."""
@@ -289,13 +320,18 @@ def test_background_execution_spills_its_whole_output(small_agent, language, cod
 
 # --- webhooks ---
 
+
 def test_webhook_delivered_and_signed(agent, receiver):
     hook = receiver()
     sb = agent.sdk()
     t0 = time.monotonic()
-    answer = sb.run_code_async("import time; time.sleep(1); print('done')", callback_url=hook.url,
-                               callback_headers={"Authorization": "Bearer cb-token", "X-Custom": "1"},
-                               callback_signature_secret="s3cret", working_dir="/workspace")
+    answer = sb.run_code_async(
+        "import time; time.sleep(1); print('done')",
+        callback_url=hook.url,
+        callback_headers={"Authorization": "Bearer cb-token", "X-Custom": "1"},
+        callback_signature_secret="s3cret",
+        working_dir="/workspace",
+    )
     assert time.monotonic() - t0 < 5
     assert answer["status"] == "queued" and answer["callback_url"] == hook.url and answer["execution_id"]
     assert hook.requests == []  # never fetched before the work is done
@@ -312,8 +348,9 @@ def test_webhook_delivered_and_signed(agent, receiver):
     assert body["execution_id"] == answer["execution_id"] and body["status"] == "completed"
     assert body["stdout"] == "done\n" and body["exit_code"] == 0 and body["success"] is True
     assert body["execution_time"] >= 1.0 and body["timestamp"]
-    rec = wait_for(lambda: (lambda r: r if r["webhook"]["status"] == "delivered" else None)(
-        record(agent, answer["execution_id"])))
+    rec = wait_for(
+        lambda: (lambda r: r if r["webhook"]["status"] == "delivered" else None)(record(agent, answer["execution_id"]))
+    )
     assert rec["webhook"]["attempts"] == 1 and rec["webhook"]["last_status_code"] == 200
 
 
@@ -330,10 +367,12 @@ def test_webhook_unsigned_and_failed_execution(agent, receiver):
 
 def test_webhook_retried_until_delivered(small_agent, receiver):
     hook = receiver(fail_first=2)
-    eid = small_agent.post("/execute/async", {"code": "print(42)", "callback_url": hook.url,
-                                              "callback_signature_secret": "k"}).json()["execution_id"]
-    rec = wait_for(lambda: (lambda r: r if r["webhook"]["status"] == "delivered" else None)(
-        record(small_agent, eid)), 60)
+    eid = small_agent.post(
+        "/execute/async", {"code": "print(42)", "callback_url": hook.url, "callback_signature_secret": "k"}
+    ).json()["execution_id"]
+    rec = wait_for(
+        lambda: (lambda r: r if r["webhook"]["status"] == "delivered" else None)(record(small_agent, eid)), 60
+    )
     assert rec["webhook"]["attempts"] == 3 and len(hook.requests) == 3
     bodies = {r["body"] for r in hook.requests}
     assert len(bodies) == 1  # the same result each time, signed afresh
@@ -342,8 +381,7 @@ def test_webhook_retried_until_delivered(small_agent, receiver):
 def test_webhook_gives_up_after_bounded_retries(small_agent, receiver):
     hook = receiver(always_fail=True)
     eid = small_agent.post("/execute/async", {"code": "print(1)", "callback_url": hook.url}).json()["execution_id"]
-    rec = wait_for(lambda: (lambda r: r if r["webhook"]["status"] == "failed" else None)(
-        record(small_agent, eid)), 60)
+    rec = wait_for(lambda: (lambda r: r if r["webhook"]["status"] == "failed" else None)(record(small_agent, eid)), 60)
     assert rec["webhook"]["attempts"] == 3 and rec["webhook"]["last_status_code"] == 500
     time.sleep(0.5)
     assert len(hook.requests) == 3

@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 import websockets
-from prometheus_client.parser import text_string_to_metric_families
-
 from conftest import make_token
+from prometheus_client.parser import text_string_to_metric_families
 
 # --- helpers ---
 
@@ -74,8 +73,9 @@ def lines_in(path) -> int:
 
 def appending_code(path, sleep: float = 0.0) -> str:
     """Code whose side effect, one line appended to a file, counts how often it ran."""
-    return (f"import time\nwith open({str(path)!r}, 'a') as f:\n    f.write('ran\\n')\n"
-            f"time.sleep({sleep})\nprint('done')")
+    return (
+        f"import time\nwith open({str(path)!r}, 'a') as f:\n    f.write('ran\\n')\ntime.sleep({sleep})\nprint('done')"
+    )
 
 
 # --- system and processes ---
@@ -187,11 +187,18 @@ def test_prometheus_text(agent):
     agent.execute("1 + 1")
     after = _samples(agent.get("/metrics/prometheus").text)
     label = (("endpoint", "/execute"), ("method", "POST"))
-    assert after[("kernelagent_http_requests_total", label)] >= before.get(("kernelagent_http_requests_total", label), 0) + 1
+    assert (
+        after[("kernelagent_http_requests_total", label)]
+        >= before.get(("kernelagent_http_requests_total", label), 0) + 1
+    )
     assert after[("kernelagent_executions_total", ())] >= before[("kernelagent_executions_total", ())] + 1
     assert after[("kernelagent_uptime_seconds", ())] > 0
     assert ("kernelagent_pool_ready_kernels", (("language", "python"),)) in after
-    for name in ("kernelagent_cache_hits_total", "kernelagent_terminals_active", "kernelagent_system_memory_used_bytes"):
+    for name in (
+        "kernelagent_cache_hits_total",
+        "kernelagent_terminals_active",
+        "kernelagent_system_memory_used_bytes",
+    ):
         assert any(k[0] == name for k in after), name
 
 
@@ -360,6 +367,7 @@ def test_sdk_terminal_cd_resize_exit(agent, sdk):
             async for msg in term.iter_output(ws):
                 if msg["type"] == "exit":
                     return msg
+        return None  # the socket ended without an exit frame: the assert below says so
 
     frame = asyncio.run(asyncio.wait_for(session(), 60))
     assert frame == {"type": "exit", "code": 0}
@@ -367,8 +375,9 @@ def test_sdk_terminal_cd_resize_exit(agent, sdk):
 
 def test_terminal_exit_code_and_env(agent):
     async def session():
-        async with websockets.connect(ws_url(agent) + "?cols=100&rows=30",
-                                      additional_headers={"Authorization": f"Bearer {agent.token}"}) as ws:
+        async with websockets.connect(
+            ws_url(agent) + "?cols=100&rows=30", additional_headers={"Authorization": f"Bearer {agent.token}"}
+        ) as ws:
             await ws.send(json.dumps({"type": "input", "data": "stty size\n"}))
             await read_until(ws, LINE + r"30 100\r?$")
             await ws.send("not json")  # skipped, not fatal
@@ -381,17 +390,27 @@ def test_terminal_exit_code_and_env(agent):
 
 def test_terminal_close_ends_shell_and_children(agent):
     async def session():
-        async with websockets.connect(ws_url(agent),
-                                      additional_headers={"Authorization": f"Bearer {agent.token}"}) as ws:
+        async with websockets.connect(
+            ws_url(agent), additional_headers={"Authorization": f"Bearer {agent.token}"}
+        ) as ws:
             # A background job (its own process group, deaf to SIGHUP, so bash's own hang-up of its
             # jobs does not end it: only the agent's sweep does) and a foreground one. Each prints its
             # pid once set up, then execs sleep (exec keeps the pid), so nothing races the fork/exec.
-            await ws.send(json.dumps({"type": "input", "data":
-                                      "sh -c 'trap \"\" HUP; echo BG $$; exec sleep 1001' & "
-                                      "echo PIDS $$ $!; sh -c 'echo FG $$; exec sleep 1003'\n"}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "input",
+                        "data": "sh -c 'trap \"\" HUP; echo BG $$; exec sleep 1001' & "
+                        "echo PIDS $$ $!; sh -c 'echo FG $$; exec sleep 1003'\n",
+                    }
+                )
+            )
             # whole lines only (\r\n seen), so a pid split across frames is never read short
-            marks = {"PIDS": LINE + r"PIDS (\d+) (\d+)\r?\n", "BG": LINE + r"BG (\d+)\r?\n",
-                     "FG": LINE + r"FG (\d+)\r?\n"}
+            marks = {
+                "PIDS": LINE + r"PIDS (\d+) (\d+)\r?\n",
+                "BG": LINE + r"BG (\d+)\r?\n",
+                "FG": LINE + r"FG (\d+)\r?\n",
+            }
             text = ""
             while not all(re.search(m, text, re.M) for m in marks.values()):
                 frame = json.loads(await ws.recv())
