@@ -8,30 +8,10 @@ from __future__ import annotations
 
 import os
 
-from .core.errors import bad_request
-
 
 def agent_base_env() -> dict[str, str]:
     """The agent's own environment, less its settings (which may hold the JWT secret)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("KERNELAGENT_")}
-
-
-def validate_env(env: object, what: str = "env") -> dict[str, str]:
-    """A mapping of names to strings, as the contract requires; anything else is a 400."""
-    if env is None:
-        return {}
-    if not isinstance(env, dict):
-        raise bad_request(f"'{what}' must be an object mapping names to strings")
-    out: dict[str, str] = {}
-    for key, value in env.items():
-        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
-            raise bad_request(f"Invalid environment variable name: {key!r}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or "\0" in value:
-            raise bad_request(f"Environment variable {key!r} must be a string without NUL bytes")
-        out[key] = value
-    return out
 
 
 class EnvStore:

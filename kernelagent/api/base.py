@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from tornado import web, websocket
 
 from ..core.clock import utc_now_iso
-from ..core.errors import AgentError, bad_request, missing
+from ..core.errors import AgentError, bad_request
 from ..idempotency import KEY_FIELD, idempotency_key
 from ..models.base import M, parse_json, parse_object
 
@@ -92,28 +92,6 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
         self.services.metrics.record(self.request.method, self.route, self.get_status(), self.request.request_time())
 
     # --- input ---
-
-    def json_body(self, required: bool = True) -> dict[str, Any]:
-        raw = self.request.body
-        if not raw or not raw.strip():
-            if required:
-                raise bad_request("Request body must be a JSON object", code="INVALID_JSON")
-            return {}
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request(f"Invalid JSON body: {exc}", code="INVALID_JSON") from None
-        if not isinstance(body, dict):
-            raise bad_request("Request body must be a JSON object", code="INVALID_JSON")
-        return body
-
-    def query(self, name: str, default: str | None = None, required: bool = False) -> str | None:
-        value = self.get_query_argument(name, None)
-        if value is None or (required and value == ""):
-            if required:
-                raise missing(name)
-            return default
-        return value
 
     def parse_body(self, model: type[M], required: bool = True) -> M:
         """The JSON body as `model` (400 in the envelope, naming the field, when it is not)."""

@@ -1,4 +1,4 @@
-"""Checks shared by every request that runs something: its working directory and its timeout."""
+"""The one working-directory rule of every request that runs something."""
 
 from __future__ import annotations
 
@@ -25,14 +25,3 @@ def resolve_workdir(settings: Settings, workdir: Any) -> str:
     if not os.path.isdir(path):
         raise bad_request(f"workdir is not a directory: {path}", code="DIRECTORY_NOT_FOUND", path=path)
     return path
-
-
-def parse_timeout(value: Any, default: float, maximum: float) -> float:
-    """A timeout in seconds: absent means the default; otherwise a number in (0, maximum]."""
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_request("'timeout' must be a number of seconds")
-    if value <= 0 or value > maximum:
-        raise bad_request(f"'timeout' must be between 0 and {maximum:g} seconds")
-    return float(value)
