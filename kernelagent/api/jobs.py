@@ -58,7 +58,7 @@ class JobHandler(BaseHandler):
 
     @op("One job, with its output so far", response=JobRecord)
     def get(self, process_id: str) -> JobRecord:
-        return self.services.jobs.record(process_id)
+        return self.services.jobs.info(process_id)
 
 
 class KillHandler(BaseHandler):

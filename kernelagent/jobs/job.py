@@ -128,7 +128,7 @@ class Job:
             return None
         return round((self.ended or time.time()) - self.started, 6)
 
-    def record(self, output: bool = True) -> JobRecord:
+    def info(self, output: bool = True) -> JobRecord:
         start, end = iso_from_epoch(self.started or self.created), iso_from_epoch(self.ended)
         rec: JobRecord = {
             "process_id": self.id,

@@ -116,12 +116,12 @@ class JobService:
             raise not_found("PROCESS_NOT_FOUND", f"No such process: {job_id}", process_id=job_id)
         return job
 
-    def record(self, job_id: str) -> JobRecord:
-        return self.get(job_id).record(output=True)
+    def info(self, job_id: str) -> JobRecord:
+        return self.get(job_id).info(output=True)
 
     def list(self, output: bool = True) -> JobList:
         self.prune()
-        processes = [j.record(output=output) for j in self.jobs.values()]
+        processes = [j.info(output=output) for j in self.jobs.values()]
         return {"processes": processes, "count": len(processes), "timestamp": utc_now_iso()}
 
     def _spawn(self, job: Job, coro: Coroutine[Any, Any, None]) -> None:

@@ -98,10 +98,10 @@ def test_job_record_and_webhook_payload(settings, tmp_path):
         job.mark_running(123)
         job.result = {"stdout": "out\n", "context_id": "c", "png": "iVBOR", "execution_time": 0.5, "success": True}
         job.finish("completed", 0)
-        rec = job.record()
+        rec = job.info()
         assert rec["process_id"] == rec["execution_id"] == job.id and rec["success"] is True
         assert rec["stdout"] == "out\n" and rec["png"] == "iVBOR" and rec["rich_output_count"] == 1
-        assert "stdout" not in job.record(output=False)
+        assert "stdout" not in job.info(output=False)
         payload = job.payload("now")
         assert "context_id" not in payload and payload["status"] == "completed" and payload["execution_time"] == 0.5
         await job.close_spills()
