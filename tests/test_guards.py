@@ -394,9 +394,11 @@ def shell_flood(stream: str) -> str:
 
 
 def check_streams(body: dict, stream: str) -> None:
-    """What every answer says today: truncated, the cut stream holds the cap and the marker, the other is whole."""
+    """What every answer says: truncated, which stream was cut (`truncation`), the cut stream holds the
+    cap and the marker, the other is whole."""
     other = "stderr" if stream == "stdout" else "stdout"
     assert body["truncated"] is True, body
+    assert body["truncation"][stream] is True and body["truncation"][other] is False, body["truncation"]
     assert body[stream].startswith("x" * CAP) and MARKER in body[stream]
     assert body[other] == "small"
 
@@ -405,8 +407,6 @@ def check_streams(body: dict, stream: str) -> None:
 def test_execute_truncation_of_one_stream_says_which(capped_agent, stream):
     body = capped_agent.execute(python_flood(stream), timeout=30)
     check_streams(body, stream)
-    other = "stderr" if stream == "stdout" else "stdout"
-    assert body["truncation"][stream] is True and body["truncation"][other] is False, body["truncation"]
 
 
 @pytest.mark.parametrize("stream", ["stdout", "stderr"])
@@ -416,7 +416,7 @@ def test_command_run_truncation_of_one_stream(capped_agent, stream):
     body = r.json()
     assert body["exit_code"] == 0
     check_streams(body, stream)
-    # gap: /commands/run has no per-stream field; only the marker inside the cut stream tells which
+    assert body["truncation"]["limits"] == {"stdout_bytes": CAP, "stderr_bytes": CAP}
 
 
 def poll_job(agent, pid: str, timeout: float = 60) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..core import proc as ptree
 from ..core.clock import utc_now_iso
-from ..core.text import BoundedText
+from ..core.text import BoundedText, truncation
 from ..models.commands import CommandResult
 
 EXIT_TIMEOUT = 124  # as coreutils' `timeout`
@@ -213,6 +213,9 @@ class CommandRun:
             "truncated": truncated,
             "timestamp": utc_now_iso(),
         }
+        cut = truncation(self.stdout, self.stderr)
+        if cut is not None:
+            out["truncation"] = cut
         if self.timed_out:
             out["error"] = {"code": "EXECUTION_TIMEOUT", "message": self.error or "timed out"}
         elif self.error:

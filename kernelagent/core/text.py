@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
+# pydantic reads TypedDicts from typing_extensions on Python < 3.12
+from typing_extensions import TypedDict
+
 TRUNCATION_MARKER = "\n[... output truncated by kernelagent: limit of {limit} bytes reached ...]\n"
+
+
+class StreamLimits(TypedDict):
+    stdout_bytes: int
+    stderr_bytes: int
+
+
+class StreamTruncation(TypedDict):
+    """Which stream was cut at its cap (answers carry it only when one was)."""
+
+    stdout: bool
+    stderr: bool
+    limits: StreamLimits
+
+
+def truncation(stdout: BoundedText, stderr: BoundedText) -> StreamTruncation | None:
+    """Which of two streams was cut, and their caps; None when neither was."""
+    if not (stdout.truncated or stderr.truncated):
+        return None
+    return {
+        "stdout": stdout.truncated,
+        "stderr": stderr.truncated,
+        "limits": {"stdout_bytes": stdout.limit, "stderr_bytes": stderr.limit},
+    }
 
 
 class BoundedText:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..commands import CommandRun
 from ..core.clock import iso_from_epoch, utc_now_iso
-from ..core.text import BoundedText
+from ..core.text import BoundedText, truncation
 from ..models.execute import ExecuteAnswer
 from ..models.jobs import JobRecord, KillAnswer
 from ..settings import Settings
@@ -157,6 +157,9 @@ class Job:
             "truncated": self.stdout.truncated or self.stderr.truncated,
             "rich_output_count": self.rich_count,
         }
+        cut = truncation(self.stdout, self.stderr)
+        if cut is not None:
+            rec["truncation"] = cut
         if self.context_id:
             rec["context_id"] = self.context_id
         if self.error:

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 # pydantic reads TypedDicts from typing_extensions on Python < 3.12
 from typing_extensions import TypedDict
 
+from ..core.text import StreamTruncation
 from .base import EnvVars, IdempotencyField, OsText, Timeout, WorkdirFields
 
 
@@ -55,5 +56,6 @@ class CommandResult(TypedDict):
     timed_out: bool
     killed: bool
     truncated: bool
+    truncation: NotRequired[StreamTruncation]
     timestamp: str
     error: NotRequired[ErrorInfo]

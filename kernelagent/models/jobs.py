@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from typing_extensions import TypedDict
 
 from ..core.errors import missing
+from ..core.text import StreamTruncation
 from .base import QueryModel, RequestModel
 from .commands import RequiredText
 from .execute import ExecuteRequest
@@ -131,6 +132,7 @@ class JobRecord(TypedDict):
     stdout_bytes: int
     stderr_bytes: int
     truncated: bool
+    truncation: NotRequired[StreamTruncation]
     rich_output_count: int
     context_id: NotRequired[str]
     error: NotRequired[Mapping[str, Any]]
