@@ -21,6 +21,7 @@ from ..core.limits import Limiter
 from ..models.execute import ContextInfo, ExecuteAnswer, ExecutionError, KernelSession
 from ..settings import Settings
 from . import render
+from .history import History
 from .kernel import Kernel, Run
 from .languages import Language
 from .outputs import Outputs
@@ -81,9 +82,11 @@ class Context:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     executions: int = 0
     waiting: Limiter = field(init=False)
+    history: History = field(init=False)  # what it ran, for GET /contexts/{id}/notebook
 
     def __post_init__(self) -> None:
         self.waiting = Limiter(self.settings.max_queue_per_context, f"executions waiting on context {self.id}")
+        self.history = History(self.settings.history_max_cells, self.settings.history_max_bytes)
 
     # --- what it is ---
 
@@ -212,7 +215,7 @@ class Context:
                     error = render.kernel_error(outputs.error, kernel_restarted=ended)
         finally:
             self.stats.active -= 1
-        return render.answer(
+        answer = render.answer(
             outputs=outputs,
             reply=run.reply,
             exit_code=exit_code,
@@ -222,6 +225,8 @@ class Context:
             context_id=self.id,
             restarted=restarted,
         )
+        self.history.record(ex.code, answer)
+        return answer
 
     async def _apply(self, kernel: Kernel, overlay: dict[str, str], workdir: str) -> None:
         """Bring the kernel's environment and directory to what this run asks, sending only changes."""

@@ -154,6 +154,7 @@ class Engine:
     async def restart_context(self, context_id: str) -> ContextInfo:
         ctx = self.get_context(context_id)
         await ctx.replace()
+        ctx.history.clear()
         return ctx.info()
 
     async def delete_context(self, context_id: str) -> None:
