@@ -14,6 +14,7 @@ from .files import FileService
 from .idempotency import ExecutionCache
 from .jobs import JobService
 from .metrics import Metrics
+from .notebooks import NotebookService
 from .settings import Settings
 from .terminal import TerminalManager
 
@@ -32,6 +33,7 @@ class Services:
     files: FileService
     commands: CommandService
     jobs: JobService
+    notebooks: NotebookService
     uptime: Uptime = field(default_factory=Uptime)
 
     @classmethod
@@ -43,6 +45,7 @@ class Services:
         commands = CommandService(settings, env)
         uptime = Uptime()
         metrics = Metrics(settings, engine, cache, terminals, uptime)
+        files = FileService(settings)
         return cls(
             settings=settings,
             auth=Authenticator(settings),
@@ -52,9 +55,10 @@ class Services:
             terminals=terminals,
             metrics=metrics,
             uptime=uptime,
-            files=FileService(settings),
+            files=files,
             commands=commands,
             jobs=JobService(settings, engine, commands),
+            notebooks=NotebookService(settings, engine, files),
         )
 
     async def start(self) -> None:
