@@ -15,6 +15,8 @@ NOTEBOOK = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}
         ({"notebook": [NOTEBOOK]}, "notebook"),
         ({"path": 5}, "path"),
         ({"path": "/tmp/a\u0000.ipynb"}, "path"),
+        ({"path": ""}, "path"),
+        ({"notebook": NOTEBOOK, "output_path": ""}, "output_path"),
         ({"notebook": NOTEBOOK, "context_id": 5}, "context_id"),
         ({"notebook": NOTEBOOK, "language": 5}, "language"),
         ({"notebook": NOTEBOOK, "keep_context": "yes"}, "keep_context"),

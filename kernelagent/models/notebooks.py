@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
 from pydantic import Field
 
@@ -11,6 +11,9 @@ from typing_extensions import TypedDict
 
 from .base import EnvVars, IdempotencyField, OsText, Timeout, WorkdirFields
 from .execute import ExecutionError
+
+# a path, checked by the file API's policy; an empty one is refused here, naming its field
+NotebookPath = Annotated[OsText, Field(min_length=1)]
 
 
 class NotebookRunRequest(WorkdirFields, IdempotencyField):
@@ -21,7 +24,7 @@ class NotebookRunRequest(WorkdirFields, IdempotencyField):
     """
 
     notebook: dict[str, Any] | None = Field(None, description="the notebook itself (nbformat v4, or older: converted)")
-    path: OsText | None = Field(None, description="a notebook file the file API may read, instead of `notebook`")
+    path: NotebookPath | None = Field(None, description="a notebook file the file API may read, instead of `notebook`")
     context_id: str | None = Field(None, description="run in this context; default: a fresh one, deleted after")
     language: str | None = Field(None, description="a fresh context's language; default: the notebook's kernelspec")
     keep_context: bool = Field(False, description="keep the fresh context after the run (its id is in the summary)")
@@ -30,7 +33,7 @@ class NotebookRunRequest(WorkdirFields, IdempotencyField):
     continue_on_error: bool = Field(False, description="run the cells after a failing one too")
     env: EnvVars | None = Field(None, description="variables for this run only, over the global ones")
     write: bool = Field(False, description="write the executed notebook beside the input: NAME.executed.ipynb")
-    output_path: OsText | None = Field(None, description="write the executed notebook here (implies write)")
+    output_path: NotebookPath | None = Field(None, description="write the executed notebook here (implies write)")
 
 
 # --- answers ---

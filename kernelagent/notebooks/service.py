@@ -15,7 +15,7 @@ from ..engine import Engine
 from ..engine.context import Context
 from ..engine.kernel_info import KernelInfoCache, kernelspec
 from ..files import FileService
-from ..models.base import within_max_timeout
+from ..models.base import parse_object, within_max_timeout
 from ..models.files import ReadQuery, WriteRequest
 from ..models.notebooks import Notebook, NotebookRunAnswer, NotebookRunRequest
 from ..settings import Settings
@@ -69,7 +69,7 @@ class NotebookService:
                 await self.engine.delete_context(ctx.id)
         written = None
         if target is not None:
-            await self.files.write(WriteRequest(path=target, content=document.dumps(nb)))
+            await self.files.write(parse_object(WriteRequest, {"path": target, "content": document.dumps(nb)}))
             written = target
         summary: Any = {
             "success": outcome.success,
@@ -104,7 +104,7 @@ class NotebookService:
         if req.notebook is not None and req.path is not None:
             raise bad_request("Give either 'notebook' or 'path', not both", field="path")
         if req.path is not None:
-            text = (await self.files.read(ReadQuery(path=req.path)))["content"]
+            text = (await self.files.read(parse_object(ReadQuery, {"path": req.path})))["content"]
             return await self.files.run(document.parse, text)
         if req.notebook is None:
             raise missing("notebook")
