@@ -44,6 +44,8 @@ class HistoryEntry:
 
 
 class HistoryLimits(TypedDict):
+    """The bounds of a history (settings history_max_cells and history_max_bytes)."""
+
     cells: int
     bytes: int
 

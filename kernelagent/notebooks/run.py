@@ -84,15 +84,13 @@ async def run_cells(nb: nbformat.NotebookNode, ctx: Context, plan: RunPlan) -> R
         outcome.cells_run += 1
         if answer.get("success", True) or may_fail(cell):
             continue
-        error = answer.get("error")
-        if timeout < plan.cell_timeout and error is not None and error.get("code") == "EXECUTION_TIMEOUT":
-            outcome.failed_cells.append(index)
-            outcome.error = outcome.error or error
-            outcome.stopped = "deadline"  # the total deadline cut this cell short
-            break
         outcome.failed_cells.append(index)
+        error = answer.get("error")
         if outcome.error is None and error is not None:
             outcome.error = error
+        if timeout < plan.cell_timeout and error is not None and error.get("code") == "EXECUTION_TIMEOUT":
+            outcome.stopped = "deadline"  # the total deadline cut this cell short
+            break
         if not plan.continue_on_error:
             outcome.stopped = "error"
             break
