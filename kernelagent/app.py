@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from tornado import web
 
-from .api import cache, commands, env, execute, files, jobs, metrics, stream, system, terminal
+from .api import cache, commands, env, execute, files, jobs, mcp, metrics, stream, system, terminal
 from .api.base import NotFoundHandler
 from .api.routing import Route
 from .services import Services
 
-ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal]
+ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal, mcp]
 
 
 def all_routes() -> list[Route]:

@@ -13,6 +13,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from pydantic import ValidationError
 
+from kernelagent.api.openapi import document
+from kernelagent.app import all_routes
 from kernelagent.core.errors import AgentError, bad_request, rate_limited
 from kernelagent.mcp import render
 from kernelagent.mcp.server import call_tool
@@ -80,6 +82,13 @@ def test_every_tool_schema_is_an_object_from_its_model():
         assert spec.input_schema["type"] == "object"
         assert spec.input_schema.get("properties", {}) == tool.args.model_json_schema().get("properties", {})
         assert spec.description and len(spec.description) < 600
+
+
+def test_mcp_route_is_described_as_a_protocol():
+    doc = document(all_routes(), "test")
+    assert "/mcp" not in doc["paths"]
+    assert "Model Context Protocol" in doc["x-protocols"]["/mcp"]
+    assert "/mcp" in doc["info"]["description"]
 
 
 # --- rendering ---
