@@ -18,7 +18,7 @@ from conftest import ROOT, Agent
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-TRANSPORTS = ["http", "http-session"]
+TRANSPORTS = ["http", "http-session", "stdio"]
 
 
 def client(agent: Agent, transport: str, token: str | None = None) -> Client:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import subprocess
+import sys
 import time
 import uuid
 
 import httpx
 import jwt
 import pytest
-from conftest import make_token
+from conftest import ROOT, make_token
 from mcp import MCPError
 from mcp_client import TRANSPORTS, run, texts
 
@@ -271,3 +274,26 @@ def test_open_stream_closed_when_its_token_expires(agent_factory):
                 pass  # the agent closed the connection
             ended = time.time()
     assert exp - 0.2 < ended < exp + 3
+
+
+# --- stdio: `kernelagent mcp --agent-url URL --token TOKEN` ---
+
+
+def test_stdio_with_a_bad_token_says_so_in_an_error_result(agent):
+    result = run(agent, "stdio", lambda c: c.call_tool("run_code", {"code": "1"}), token="not-a-token")
+    assert result.is_error
+    assert "INVALID_TOKEN" in texts(result)
+
+
+def test_stdio_needs_a_token():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KERNELAGENT_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kernelagent", "mcp", "--agent-url", "http://127.0.0.1:1"],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--token" in proc.stderr
