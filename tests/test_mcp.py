@@ -297,3 +297,32 @@ def test_stdio_needs_a_token():
     )
     assert proc.returncode == 2
     assert "--token" in proc.stderr
+
+
+# --- the agent's limits apply unchanged ---
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_limits_apply_unchanged(agent_factory, transport):
+    agent = agent_factory(max_contexts="1", max_stdout_bytes="1000")
+
+    async def body(c):
+        printed = await c.call_tool("run_code", {"code": "print('x' * 5000)"})
+        first = await c.call_tool("context_create", {"language": "python"})
+        second = await c.call_tool("context_create", {"language": "python"})
+        return printed, first, second
+
+    printed, first, second = run(agent, transport, body)
+    assert "Output was truncated: stdout was cut at 1000 bytes" in texts(printed)
+    assert len(texts(printed)) < 2000
+    assert not first.is_error
+    assert second.is_error and "RATE_LIMIT_EXCEEDED" in texts(second)
+
+
+def test_large_file_write_over_http(agent):
+    """A body above the SDK's own 4 MiB default: /mcp takes what every route takes."""
+    path = str(agent.workspace / f"big-{uuid.uuid4().hex[:8]}.txt")
+    content = "y" * (5 << 20)
+    result = run(agent, "http-session", lambda c: c.call_tool("file_write", {"path": path, "content": content}))
+    assert not result.is_error, texts(result)
+    assert os.path.getsize(path) == 5 << 20

@@ -40,6 +40,8 @@ class McpEndpoint:
             self._manager = StreamableHTTPSessionManager(
                 app=build_server(LocalBackend(self.services)),
                 session_idle_timeout=SESSION_IDLE_TIMEOUT,
+                # a file_write carries the file in its JSON: the same cap as every route's body (the SDK's is 4 MiB)
+                max_request_body_size=self.services.settings.max_body_bytes,
                 security_settings=None,  # every request carries a bearer token, checked before it gets here
             )
             self._task = asyncio.create_task(self._run(self._manager))
