@@ -1,10 +1,11 @@
-"""The `kernelagent` command: serve, token."""
+"""The `kernelagent` command: serve, token, mcp."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -55,6 +56,14 @@ async def serve(settings: Settings) -> None:
     await services.stop()
 
 
+async def serve_mcp(agent_url: str, token: str) -> None:
+    """The MCP tools over stdio, each a call on the agent at `agent_url`."""
+    from .mcp.remote import RemoteBackend
+    from .mcp.server import serve_stdio
+
+    await serve_stdio(RemoteBackend(agent_url, token))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kernelagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,7 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     p_token = sub.add_parser("token", help="mint a token for the configured key")
     p_token.add_argument("--ttl", type=int, help="lifetime in seconds")
     p_token.add_argument("--private-key", help="PEM file to sign with, when public-key auth is configured")
+    p_mcp = sub.add_parser("mcp", help="serve the MCP tools over stdio, calling a (remote) agent")
+    p_mcp.add_argument("--agent-url", required=True, help="the agent's base URL, e.g. http://127.0.0.1:7777")
+    p_mcp.add_argument("--token", help="a bearer token for the agent (default: $KERNELAGENT_TOKEN)")
     args = parser.parse_args(argv)
+    if args.command == "mcp":
+        # stdout carries the protocol: logs go to stderr, quietly
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        token = args.token or os.environ.get("KERNELAGENT_TOKEN", "")
+        if not token:
+            parser.error("mcp needs --token or KERNELAGENT_TOKEN")
+        asyncio.run(serve_mcp(args.agent_url, token))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
     if args.command == "serve":

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from tornado import web
 
-from .api import cache, commands, env, execute, files, jobs, metrics, notebooks, stream, system, terminal
+from .api import cache, commands, env, execute, files, jobs, mcp, metrics, notebooks, stream, system, terminal
 from .api.base import NotFoundHandler
 from .api.routing import Route
 from .services import Services
 
-ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal, notebooks]
+ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal, notebooks, mcp]
 
 
 def all_routes() -> list[Route]:

@@ -13,6 +13,7 @@ from .environment import EnvStore
 from .files import FileService
 from .idempotency import ExecutionCache
 from .jobs import JobService
+from .mcp.endpoint import McpEndpoint
 from .metrics import Metrics
 from .notebooks import NotebookService
 from .settings import Settings
@@ -35,6 +36,10 @@ class Services:
     jobs: JobService
     notebooks: NotebookService
     uptime: Uptime = field(default_factory=Uptime)
+    mcp: McpEndpoint = field(init=False)  # /mcp; needs the container itself, so made after it
+
+    def __post_init__(self) -> None:
+        self.mcp = McpEndpoint(self)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -67,6 +72,7 @@ class Services:
         await self.jobs.start()
 
     async def stop(self) -> None:
+        await self.mcp.stop()  # first: MCP sessions call the other services
         await self.jobs.stop()  # first: background executions hold contexts of the engine
         await self.terminals.stop()
         await self.cache.stop()

@@ -3,7 +3,7 @@
 Request and response schemas come from the same pydantic models and TypedDicts that parse and
 type the requests, so the document cannot drift from what the handlers accept. WebSocket routes
 are described in text (OpenAPI has no WebSocket operations), under `x-websockets` and in the
-document's description.
+document's description; so are routes of another protocol over HTTP (MCP), under `x-protocols`.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def missing_operations(routes: Iterable[Route]) -> list[str]:
 
     gaps = []
     for route in routes:
-        if route.websocket:
+        if route.websocket or route.protocol:
             continue
         for method in METHODS:
             fn = getattr(route.handler, method, None)
@@ -139,9 +139,13 @@ def document(routes: Iterable[Route], version: str) -> dict[str, Any]:
     schemas = _Schemas()
     paths: dict[str, Any] = {}
     websockets: dict[str, str] = {}
+    protocols: dict[str, str] = {}
     for route in routes:
         if route.websocket:
             websockets[route.path] = route.websocket
+            continue
+        if route.protocol:
+            protocols[route.path] = route.protocol
             continue
         item = {}
         for method in METHODS:
@@ -150,12 +154,15 @@ def document(routes: Iterable[Route], version: str) -> dict[str, Any]:
                 item[method] = _operation(route, method, spec, getattr(route.handler, "open_endpoint", False), schemas)
         paths[route.path] = item
     ws_text = "\n".join(f"- `{path}` (WebSocket): {text}" for path, text in websockets.items())
+    other_text = "\n".join(f"- `{path}`: {text}" for path, text in protocols.items())
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "kernelagent (HopX VM Agent API)",
             "version": version,
-            "description": DESCRIPTION + ("\n\nWebSocket routes:\n" + ws_text if ws_text else ""),
+            "description": DESCRIPTION
+            + ("\n\nWebSocket routes:\n" + ws_text if ws_text else "")
+            + ("\n\nOther protocols over HTTP:\n" + other_text if other_text else ""),
         },
         "paths": paths,
         "components": {
@@ -164,4 +171,5 @@ def document(routes: Iterable[Route], version: str) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "x-websockets": websockets,
+        "x-protocols": protocols,
     }

@@ -80,12 +80,15 @@ def operation_of(handler: type, method: str) -> Op | None:
 class Route:
     """A path (in the API document's template form, `/contexts/{context_id}`) and its handler.
 
-    `websocket` is set for WebSocket routes: the text that describes their frames.
+    `websocket` is set for WebSocket routes: the text that describes their frames. `protocol` is
+    set for a route that speaks another protocol over HTTP (MCP at /mcp): the text that describes
+    it. Neither kind has JSON operations in the API document; both are described in its text.
     """
 
     path: str
     handler: type
     websocket: str = ""
+    protocol: str = ""
 
     @property
     def pattern(self) -> str:

@@ -18,7 +18,7 @@ def test_every_http_route_declares_its_operations():
 def test_document_lists_every_route():
     doc = document(all_routes(), "test")
     assert doc["openapi"].startswith("3.1")
-    http = {r.path for r in all_routes() if not r.websocket}
+    http = {r.path for r in all_routes() if not r.websocket and not r.protocol}
     assert set(doc["paths"]) == http
     pending = {r.path for m in ROUTE_MODULES if m.__name__.rsplit(".", 1)[1] in PENDING for r in m.routes}
     assert all(doc["paths"][p] for p in http - pending), "a path without operations"
