@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ TOOL_NAMES = {
     "context_list",
     "context_restart",
     "context_delete",
+    "context_notebook",
     "file_read",
     "file_write",
     "file_list",
@@ -72,6 +74,25 @@ def test_run_code_keeps_state(agent, transport):
     assert not first.is_error and "set" in texts(first)
     assert not second.is_error
     assert "result:\n42" in texts(second)
+
+
+def test_context_notebook_holds_what_ran(agent, transport):
+    marker = "nb_" + uuid.uuid4().hex[:8]
+
+    async def body(c):
+        created = await c.call_tool("context_create", {"language": "python"})
+        ctx = json.loads(texts(created))["context_id"]
+        await c.call_tool("run_code", {"code": f"print('{marker}')", "context_id": ctx})
+        notebook = await c.call_tool("context_notebook", {"context_id": ctx})
+        await c.call_tool("context_delete", {"context_id": ctx})
+        return notebook
+
+    result = run(agent, transport, body)
+    assert not result.is_error, texts(result)
+    nb = json.loads(texts(result))
+    assert nb["nbformat"] == 4
+    cell = nb["cells"][-1]
+    assert marker in "".join(cell["source"]) and marker in json.dumps(cell["outputs"])
 
 
 def test_plot_is_png_image_content(agent, transport):

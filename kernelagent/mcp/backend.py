@@ -13,6 +13,7 @@ from ..models.commands import CommandRequest, CommandResult
 from ..models.execute import ContextCreate, ContextDeleted, ContextInfo, ContextList, ExecuteAnswer, ExecuteRequest
 from ..models.files import FileContent, FileList, FileResponse, ReadQuery, WriteRequest
 from ..models.jobs import BackgroundExecuteRequest, BackgroundStarted, JobRecord, KillAnswer
+from ..models.notebooks import Notebook
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -26,6 +27,7 @@ class Backend(Protocol):
     async def list_contexts(self) -> ContextList: ...
     async def restart_context(self, context_id: str) -> ContextInfo: ...
     async def delete_context(self, context_id: str) -> ContextDeleted: ...
+    async def context_notebook(self, context_id: str) -> Notebook: ...
     async def run_command(self, req: CommandRequest) -> CommandResult: ...
     async def start_code(self, req: BackgroundExecuteRequest) -> BackgroundStarted: ...
     async def start_command(self, req: CommandRequest) -> BackgroundStarted: ...
@@ -59,6 +61,9 @@ class LocalBackend:
     async def delete_context(self, context_id: str) -> ContextDeleted:
         await self.services.engine.delete_context(context_id)
         return {"context_id": context_id, "deleted": True}
+
+    async def context_notebook(self, context_id: str) -> Notebook:
+        return await self.services.notebooks.notebook(context_id)
 
     async def run_command(self, req: CommandRequest) -> CommandResult:
         return await self.services.commands.run(req)

@@ -19,6 +19,7 @@ from ..models.commands import CommandRequest, CommandResult
 from ..models.execute import ContextCreate, ContextDeleted, ContextInfo, ContextList, ExecuteAnswer, ExecuteRequest
 from ..models.files import FileContent, FileList, FileResponse, ReadQuery, WriteRequest
 from ..models.jobs import BackgroundExecuteRequest, BackgroundStarted, JobRecord, KillAnswer
+from ..models.notebooks import Notebook
 
 CONNECT_TIMEOUT = 20.0
 SHORT_TIMEOUT = 120.0  # calls that do not run user code
@@ -89,6 +90,10 @@ class RemoteBackend:
     async def delete_context(self, context_id: str) -> ContextDeleted:
         deleted: ContextDeleted = await self.call("DELETE", f"/contexts/{quote(context_id, safe='')}")
         return deleted
+
+    async def context_notebook(self, context_id: str) -> Notebook:
+        notebook: Notebook = await self.call("GET", f"/contexts/{quote(context_id, safe='')}/notebook")
+        return notebook
 
     async def run_command(self, req: CommandRequest) -> CommandResult:
         result: CommandResult = await self.call("POST", "/commands/run", _wire(req), _run_timeout(req.timeout))

@@ -83,6 +83,10 @@ async def _context_delete(backend: Backend, args: ContextRef) -> CallToolResult:
     return render.json_result(await backend.delete_context(args.context_id))
 
 
+async def _context_notebook(backend: Backend, args: ContextRef) -> CallToolResult:
+    return render.json_result(await backend.context_notebook(args.context_id))
+
+
 async def _file_read(backend: Backend, args: Any) -> CallToolResult:
     query = ReadQuery.model_construct(path=args.path, encoding="base64")
     return render.file_content(await backend.read_file(query))
@@ -158,6 +162,14 @@ TOOLS = [
         destructive=True,
     ),
     Tool("context_delete", "Delete a context and shut its kernel down.", ContextRef, _context_delete, destructive=True),
+    Tool(
+        "context_notebook",
+        "A context's executions so far (code, outputs, errors) as a Jupyter notebook (nbformat v4 JSON). "
+        "Default contexts are named default-<language>, e.g. default-python.",
+        ContextRef,
+        _context_notebook,
+        read_only=True,
+    ),
     Tool(
         "file_read",
         "Read a whole file by absolute path: text as text, PNG/JPEG/GIF images as images. Files above the "
