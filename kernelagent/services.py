@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .auth import Authenticator
 from .commands import CommandService
 from .core.clock import Uptime
+from .desktop import DesktopService
 from .engine import Engine
 from .environment import EnvStore
 from .files import FileService
@@ -35,6 +36,7 @@ class Services:
     commands: CommandService
     jobs: JobService
     notebooks: NotebookService
+    desktop: DesktopService
     uptime: Uptime = field(default_factory=Uptime)
     mcp: McpEndpoint = field(init=False)  # /mcp; needs the container itself, so made after it
 
@@ -64,10 +66,12 @@ class Services:
             commands=commands,
             jobs=JobService(settings, engine, commands),
             notebooks=NotebookService(settings, engine, files),
+            desktop=DesktopService(settings),
         )
 
     async def start(self) -> None:
         os.makedirs(self.settings.workspace, exist_ok=True)
+        await self.desktop.start()  # first: kernels and commands inherit its DISPLAY
         await self.engine.start()
         await self.jobs.start()
 
@@ -78,3 +82,4 @@ class Services:
         await self.cache.stop()
         await self.engine.stop()
         self.files.close()
+        await self.desktop.stop()

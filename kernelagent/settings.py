@@ -97,6 +97,21 @@ class Settings:
     webhook_backoff: float = 1.0  # first retry delay in seconds, doubled each time (capped at 60)
     webhook_timeout: float = 10.0  # per delivery attempt
 
+    # virtual desktop
+    desktop: bool = True  # start Xvfb and a window manager where the desktop packages are installed
+    desktop_width: int = 1280
+    desktop_height: int = 800
+    desktop_depth: int = 24
+    desktop_display: int = 0  # X display number; 0 picks a free one
+    clipboard_history: int = 50  # clipboard texts kept for /desktop/clipboard/history
+    vnc_host: str = "127.0.0.1"  # where x11vnc listens (loopback: reach it through /desktop/vnc/websocket)
+    vnc_port: int = 0  # 0: 5900 + the display number
+    recording_dir: str = ""  # default <state_dir>/recordings
+    recording_max_seconds: float = 1800.0  # a recording stops by itself after this long
+    recording_max_bytes: int = 1 << 30  # or at this size
+    max_recordings: int = 2  # recordings running at once; more get 429
+    recording_keep: int = 20  # finished recordings kept (oldest files deleted first)
+
     def languages_warm(self, available: list[str]) -> list[str]:
         """The available languages that start warm ("all" means every one)."""
         if self.warm_languages.strip() == "all":

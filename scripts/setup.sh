@@ -15,7 +15,8 @@ export SETUP_LOG="${SETUP_LOG:-$VENV/setup.log}"
 source "$ROOT/scripts/setup_log.sh"
 
 apt_missing=()
-need_cmd() { command -v "$1" >/dev/null 2>&1 || apt_missing+=("$2"); }
+# a command on PATH, or (starting with /) a file the package installs
+need_cmd() { { [ "${1#/}" != "$1" ] && [ -e "$1" ]; } || command -v "$1" >/dev/null 2>&1 || apt_missing+=("$2"); }
 need_cmd python3 python3
 need_cmd git git
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_missing+=(python3-venv)

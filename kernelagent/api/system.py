@@ -50,7 +50,9 @@ class HealthHandler(SystemHandler):
                 "system_metrics": True,
                 "execution_cache": True,
                 "languages": languages,
+                "desktop": s.desktop.available,
             },
+            "desktop": s.desktop.health(),
             "active_streams": s.terminals.stats()["active"],
             "timestamp": utc_now_iso(),
         }

@@ -21,6 +21,7 @@ class Health(TypedDict):
     languages: list[str]
     pool: dict[str, dict[str, Any]]
     features: dict[str, Any]
+    desktop: dict[str, Any]  # available, display; else why not and what is missing
     active_streams: int
     timestamp: str
 

@@ -1,0 +1,248 @@
+"""The desktop service: one object the handlers call, over the display and the parts that use it.
+
+It knows nothing of HTTP. Requests arrive typed (models/desktop.py) and answers leave as the
+TypedDicts there. Where the desktop cannot run (turned off, packages or display missing), every
+call is a 503 DESKTOP_NOT_AVAILABLE naming what is missing; a part whose own program is missing
+(xclip, ffmpeg, x11vnc, tesseract) is a 503 naming that program while the rest works.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from ..core.clock import utc_now_iso
+from ..core.errors import AgentError
+from ..models.desktop import (
+    Click,
+    Clipboard,
+    ClipboardHistory,
+    ClipboardSet,
+    Combination,
+    DisplayInfo,
+    Done,
+    Drag,
+    Point,
+    Press,
+    Region,
+    Resolution,
+    Resolutions,
+    Scroll,
+    TypeText,
+    VncInfo,
+    VncStart,
+    WindowList,
+    WindowQuery,
+    WindowResize,
+    WindowTarget,
+)
+from ..settings import Settings
+from .clipboard import Clipboard as ClipboardOwner
+from .display import RESOLUTIONS, DebugLog, Display, missing_pieces
+from .input import Input
+from .screen import Screen
+from .vnc import Vnc
+from .windows import Windows
+from .xconn import XConnection
+
+# the program each optional part needs, and the Debian package that brings it
+PROGRAMS = {"xclip": "xclip", "ffmpeg": "ffmpeg", "x11vnc": "x11vnc", "tesseract": "tesseract-ocr"}
+
+
+def done(action: str) -> Done:
+    return {"success": True, "action": action, "timestamp": utc_now_iso()}
+
+
+def unavailable(message: str, missing: list[str], **details: Any) -> AgentError:
+    return AgentError("DESKTOP_NOT_AVAILABLE", 503, message, {"missing_dependencies": missing, **details})
+
+
+class DesktopService:
+    """The virtual desktop: display, screen, input, windows, clipboard (and, later, recording, VNC, OCR)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.events = DebugLog()
+        self.display = Display(settings, self.events)
+        self.x = XConnection(self.display)
+        self.screen = Screen(self.display)
+        self.input = Input(self.x)
+        self.windows = Windows(self.x)
+        self.clipboard = ClipboardOwner(self.display, settings.clipboard_history)
+        self.vnc = Vnc(settings, self.display, self.events)
+        self.missing: list[str] = []
+        self.reason = "not started"
+
+    # --- life cycle and availability ---
+
+    async def start(self) -> None:
+        """Start the display where the desktop is wanted and can run; otherwise note why not."""
+        if not self.settings.desktop:
+            self.reason = "the desktop is turned off (KERNELAGENT_DESKTOP=false)"
+            return
+        self.missing = missing_pieces()
+        if self.missing:
+            self.reason = "desktop packages are missing: " + ", ".join(self.missing)
+            self.events.add(self.reason)
+            return
+        try:
+            await self.display.start()
+        except Exception as exc:
+            self.missing, self.reason = ["display"], f"the X display did not start: {exc}"
+            self.events.add(self.reason)
+            return
+        self.reason = ""
+
+    async def stop(self) -> None:
+        await self.vnc.stop()
+        await self.clipboard.release()
+        self.x.close()
+        self.screen.close()
+        await self.display.stop()
+
+    @property
+    def available(self) -> bool:
+        return not self.reason
+
+    def require(self, *programs: str) -> None:
+        """503 DESKTOP_NOT_AVAILABLE unless the desktop runs (and has `programs`)."""
+        if not self.available:
+            raise unavailable(f"The desktop is not available: {self.reason}", self.missing or ["desktop"])
+        lacking = [PROGRAMS.get(p, p) for p in programs if shutil.which(p) is None]
+        if lacking:
+            raise unavailable(f"This desktop feature needs {', '.join(lacking)}, which is not installed", lacking)
+
+    def health(self) -> dict[str, Any]:
+        """What /health says about the desktop."""
+        state: dict[str, Any] = {"available": self.available, "display": self.display.name or None}
+        if not self.available:
+            state.update(reason=self.reason, missing_dependencies=self.missing)
+        else:
+            state["missing_features"] = [PROGRAMS[p] for p in PROGRAMS if shutil.which(p) is None]
+        return state
+
+    # --- input ---
+
+    async def move(self, req: Point) -> Done:
+        await self.input.move(req.x, req.y)
+        return done("move")
+
+    async def click(self, req: Click) -> Done:
+        await self.input.click(req.x, req.y, req.button, req.clicks)
+        return done("click")
+
+    async def drag(self, req: Drag) -> Done:
+        await self.input.drag(req.from_x, req.from_y, req.to_x, req.to_y, req.button)
+        return done("drag")
+
+    async def scroll(self, req: Scroll) -> Done:
+        await self.input.scroll(req.amount, req.direction, req.x, req.y)
+        return done("scroll")
+
+    async def type_text(self, req: TypeText) -> Done:
+        await self.input.type(req.text, req.delay_ms / 1000)
+        return done("type")
+
+    async def press(self, req: Press) -> Done:
+        await self.input.press(req.key)
+        return done("press")
+
+    async def combination(self, req: Combination) -> Done:
+        await self.input.press(req.key, req.modifiers)
+        return done("combination")
+
+    # --- screen ---
+
+    async def screenshot(self) -> bytes:
+        return await self.screen.capture()
+
+    async def screenshot_region(self, req: Region) -> bytes:
+        return await self.screen.capture((req.x, req.y, req.width, req.height))
+
+    async def capture_window(self, req: WindowQuery) -> bytes:
+        return await self.screen.capture(await self.windows.geometry(req.window_id))
+
+    # --- windows ---
+
+    async def windows_list(self) -> WindowList:
+        windows = await self.windows.list()
+        return {"windows": windows, "count": len(windows)}
+
+    async def window_focus(self, req: WindowTarget) -> Done:
+        await self.windows.focus(req.window_id)
+        return done("focus")
+
+    async def window_close(self, req: WindowTarget) -> Done:
+        await self.windows.close(req.window_id)
+        return done("close")
+
+    async def window_minimize(self, req: WindowTarget) -> Done:
+        await self.windows.minimize(req.window_id)
+        return done("minimize")
+
+    async def window_resize(self, req: WindowResize) -> Done:
+        await self.windows.resize(req.window_id, req.width, req.height)
+        return done("resize")
+
+    # --- display ---
+
+    def display_info(self) -> DisplayInfo:
+        d = self.display
+        return {"width": d.width, "height": d.height, "depth": d.depth, "display": d.name}
+
+    def display_resolutions(self) -> Resolutions:
+        current = {"width": self.display.width, "height": self.display.height}
+        sizes = [{"width": w, "height": h} for w, h in RESOLUTIONS]
+        if current not in sizes:
+            sizes.append(current)
+        return {"resolutions": sizes, "current": current}
+
+    async def display_set(self, req: Resolution) -> DisplayInfo:
+        """A new size restarts Xvfb (it cannot resize live): the windows on it are lost."""
+        if (req.width, req.height) == (self.display.width, self.display.height):
+            return {**self.display_info(), "restarted": False, "windows_lost": False}
+        await self.clipboard.release()
+        await self.display.resize(req.width, req.height)
+        return {**self.display_info(), "restarted": True, "windows_lost": True}
+
+    # --- clipboard ---
+
+    async def clipboard_set(self, req: ClipboardSet) -> Done:
+        self.require("xclip")
+        await self.clipboard.set(req.text)
+        return done("clipboard_set")
+
+    async def clipboard_get(self) -> Clipboard:
+        self.require("xclip")
+        return {"text": await self.clipboard.get()}
+
+    def clipboard_history(self) -> ClipboardHistory:
+        history = self.clipboard.texts()
+        return {"history": history, "count": len(history)}
+
+    # --- VNC ---
+
+    def vnc_status(self, host: str) -> VncInfo:
+        """The VNC server's state; `host` is the agent's address as the caller reached it."""
+        v = self.vnc
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        vnc_host = name if self.settings.vnc_host not in ("127.0.0.1", "localhost") else "127.0.0.1"
+        return {
+            "running": v.running,
+            "display": self.display.number,
+            "host": vnc_host,
+            "port": v.port if v.running else None,
+            "url": f"vnc://{vnc_host}:{v.port}" if v.running else None,
+            "websocket_url": f"ws://{host}/desktop/vnc/websocket",
+            "view_url": f"http://{host}/desktop/vnc/view",
+            "password_protected": v.running and v.password_protected,
+        }
+
+    async def vnc_start(self, req: VncStart, host: str) -> VncInfo:
+        self.require("x11vnc")
+        await self.vnc.start(req.password)
+        return self.vnc_status(host)
+
+    async def vnc_stop(self, host: str) -> VncInfo:
+        await self.vnc.stop()
+        return self.vnc_status(host)

@@ -1,0 +1,290 @@
+"""The desktop's requests (bodies and queries, typed once at the edge) and the answers its service returns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import BeforeValidator, Field
+from typing_extensions import TypedDict
+
+from .base import QueryModel, RequestModel, Timeout
+
+Coord = Annotated[int, Field(ge=-32768, le=32767)]
+Size = Annotated[int, Field(ge=1, le=16384)]
+Button = Literal["left", "middle", "right"]
+KeyName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _window_id(value: Any) -> Any:
+    """Window ids arrive as ints, decimal strings or 0x hex strings; all mean the same X window."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+        except ValueError:
+            raise ValueError("a window id is an integer, a decimal string or a 0x hex string") from None
+    return value
+
+
+WindowId = Annotated[int, BeforeValidator(_window_id), Field(ge=1, le=0xFFFFFFFF)]
+
+
+# --- requests ---
+
+
+class VncStart(RequestModel):
+    """POST /desktop/vnc/start: the SDK sends the display it expects; the agent's own display is used."""
+
+    display: int | None = Field(None, description="ignored: the VNC server shows the agent's display")
+    password: str | None = Field(None, min_length=1, max_length=64, description="VNC password (none: no password)")
+
+
+class Point(RequestModel):
+    """POST /desktop/mouse/move."""
+
+    x: Coord
+    y: Coord
+
+
+class Click(RequestModel):
+    """POST /desktop/mouse/click: at (x, y), or where the pointer is when they are absent."""
+
+    x: Coord | None = None
+    y: Coord | None = None
+    button: Button = "left"
+    clicks: int = Field(1, ge=1, le=10)
+
+
+class Drag(RequestModel):
+    """POST /desktop/mouse/drag and /desktop/x11/drag_drop."""
+
+    from_x: Coord
+    from_y: Coord
+    to_x: Coord
+    to_y: Coord
+    button: Button = "left"
+
+
+class Scroll(RequestModel):
+    """POST /desktop/mouse/scroll: `amount` wheel steps (buttons 4 to 7)."""
+
+    amount: int = Field(3, ge=1, le=100)
+    direction: Literal["up", "down", "left", "right"] = "down"
+    x: Coord | None = None
+    y: Coord | None = None
+
+
+class TypeText(RequestModel):
+    """POST /desktop/keyboard/type: any Unicode text, `delay_ms` between characters."""
+
+    text: str = Field(max_length=100_000)
+    delay_ms: float = Field(10, ge=0, le=1000)
+
+
+class Press(RequestModel):
+    """POST /desktop/keyboard/press: one key (an X keysym name, an alias, or a chord like ctrl+c)."""
+
+    key: KeyName
+
+
+class Combination(RequestModel):
+    """POST /desktop/keyboard/combination and /desktop/x11/hotkey: modifiers held around a key."""
+
+    modifiers: list[KeyName] = Field(default_factory=list, max_length=8)
+    key: KeyName
+
+
+class ClipboardSet(RequestModel):
+    """POST /desktop/clipboard/set."""
+
+    text: str = Field(max_length=10 << 20)
+
+
+class Region(RequestModel):
+    """POST /desktop/screenshot/region."""
+
+    x: Coord
+    y: Coord
+    width: Size
+    height: Size
+
+
+class RecordingStart(RequestModel):
+    """POST /desktop/recording/start."""
+
+    fps: int = Field(10, ge=1, le=60)
+    format: Literal["mp4", "webm"] = "mp4"
+    quality: Literal["low", "medium", "high"] = "medium"
+
+
+class RecordingStop(RequestModel):
+    """POST /desktop/recording/stop."""
+
+    recording_id: str = Field(min_length=1, max_length=64)
+
+
+class RecordingQuery(QueryModel):
+    """GET /desktop/recording/status and /download: `?id=`."""
+
+    id: str = Field(min_length=1, max_length=64)
+
+
+class WindowTarget(RequestModel):
+    """POST /desktop/windows/focus, close, minimize."""
+
+    window_id: WindowId
+
+
+class WindowResize(WindowTarget):
+    """POST /desktop/windows/resize."""
+
+    width: Size
+    height: Size
+
+
+class WindowQuery(QueryModel):
+    """GET /desktop/x11/capture_window: `?window_id=` (absent: the active window)."""
+
+    window_id: WindowId | None = None
+
+
+class Resolution(RequestModel):
+    """POST /desktop/display/set: restarts the X server at the new size (windows are lost)."""
+
+    width: int = Field(ge=320, le=7680)
+    height: int = Field(ge=200, le=4320)
+
+
+class OcrRequest(RequestModel):
+    """POST /desktop/x11/ocr: a region (all four absent: the whole screen)."""
+
+    x: Coord | None = None
+    y: Coord | None = None
+    width: Size | None = None
+    height: Size | None = None
+    language: str = Field("eng", pattern=r"^[A-Za-z_+]{1,64}$")
+
+
+class FindText(RequestModel):
+    """POST /desktop/x11/find_element and /get_bounds."""
+
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class WaitFor(FindText):
+    """POST /desktop/x11/wait_for: until the text is on screen or `timeout` seconds pass."""
+
+    timeout: Timeout = 30.0
+
+
+# --- answers ---
+
+
+class Done(TypedDict):
+    """Actions whose answer the SDK ignores."""
+
+    success: bool
+    action: str
+    timestamp: str
+
+
+class VncInfo(TypedDict):
+    running: bool
+    display: int | None
+    host: str
+    port: int | None
+    url: str | None
+    websocket_url: str
+    view_url: str
+    password_protected: bool
+
+
+class Clipboard(TypedDict):
+    text: str
+
+
+class ClipboardHistory(TypedDict):
+    history: list[str]
+    count: int
+
+
+class Window(TypedDict):
+    id: int
+    title: str
+    x: int
+    y: int
+    width: int
+    height: int
+    desktop: int | None
+    pid: int | None
+    is_active: bool
+    is_minimized: bool
+
+
+class WindowList(TypedDict):
+    windows: list[Window]
+    count: int
+
+
+class DisplayInfo(TypedDict):
+    width: int
+    height: int
+    depth: int
+    display: str
+    restarted: NotRequired[bool]
+    windows_lost: NotRequired[bool]
+
+
+class Resolutions(TypedDict):
+    resolutions: list[dict[str, int]]
+    current: dict[str, int]
+
+
+class Recording(TypedDict):
+    recording_id: str
+    status: Literal["recording", "stopped", "failed"]
+    duration: float
+    file_size: int
+    format: str
+    fps: int
+    quality: str
+    start_time: str | None
+    end_time: str | None
+    error: NotRequired[str]
+
+
+class Box(TypedDict):
+    x: int
+    y: int
+    width: int
+    height: int
+    text: NotRequired[str]
+    confidence: NotRequired[float]
+
+
+class OcrAnswer(TypedDict):
+    text: str
+    words: list[Box]
+
+
+class ElementAnswer(TypedDict):
+    element: Box | None
+    found: bool
+
+
+class DebugLogs(TypedDict):
+    logs: list[str]
+    count: int
+
+
+class DebugProcess(TypedDict):
+    pid: int
+    name: str
+    command: str
+    role: str
+    running: bool
+
+
+class DebugProcesses(TypedDict):
+    processes: list[DebugProcess]
+    count: int

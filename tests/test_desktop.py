@@ -1,0 +1,274 @@
+"""The virtual desktop under a real Xvfb, through HTTP and the hopx-ai SDK's `desktop.*`.
+
+One agent serves the whole module (its display at 1280x800); each test opens its own windows
+(xterm, xev) and closes them. The 503 path runs on an agent with the desktop turned off.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import Agent, start_agent
+from PIL import Image
+
+from kernelagent.api import desktop as desktop_api
+
+WIDTH, HEIGHT = 1280, 800
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory) -> Iterator[Agent]:
+    a = start_agent(
+        tmp_path_factory.mktemp("desktop"),
+        {
+            "KERNELAGENT_WARM_LANGUAGES": "python",
+            "KERNELAGENT_DESKTOP_WIDTH": str(WIDTH),
+            "KERNELAGENT_DESKTOP_HEIGHT": str(HEIGHT),
+        },
+    )
+    assert a.get("/health").json()["desktop"]["available"], a.log.read_text()
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="module")
+def display(desk) -> str:
+    return desk.get("/health").json()["desktop"]["display"]
+
+
+@pytest.fixture
+def spawn(display) -> Iterator:
+    """Start X programs on the agent's display; they are ended after the test."""
+    started: list[subprocess.Popen] = []
+
+    def run(*argv: str, **kw) -> subprocess.Popen:
+        p = subprocess.Popen(argv, env={**os.environ, "DISPLAY": display}, **kw)
+        started.append(p)
+        return p
+
+    yield run
+    for p in started:
+        p.kill()
+        p.wait()
+
+
+def window(agent: Agent, title: str, timeout: float = 10.0, **state) -> dict:
+    """The window titled `title` once it is listed (and matches `state`), polling."""
+    deadline = time.monotonic() + timeout
+    while True:
+        windows = agent.get("/desktop/windows").json()["windows"]
+        found = [w for w in windows if w["title"] == title and all(w[k] == v for k, v in state.items())]
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no window {title!r} with {state} in {windows}")
+        time.sleep(0.05)
+
+
+def gone(agent: Agent, title: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while any(w["title"] == title for w in agent.get("/desktop/windows").json()["windows"]):
+        assert time.monotonic() < deadline, f"window {title!r} is still there"
+        time.sleep(0.05)
+
+
+def wait_for(check, timeout: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def png(data: bytes) -> Image.Image:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return Image.open(io.BytesIO(data))
+
+
+def test_health_and_display(desk, display):
+    health = desk.get("/health").json()
+    assert health["features"]["desktop"] is True
+    assert health["desktop"]["display"] == display and display.startswith(":")
+    info = desk.get("/desktop/display").json()
+    assert (info["width"], info["height"], info["depth"]) == (WIDTH, HEIGHT, 24)
+    for spelling in ("/desktop/display/current", "/desktop/display/info"):
+        assert desk.get(spelling).json() == info
+    sizes = desk.get("/desktop/display/available").json()["resolutions"]
+    assert {"width": WIDTH, "height": HEIGHT} in sizes
+
+
+def test_execute_and_commands_see_the_display(desk, display):
+    assert desk.execute("import os; print(os.environ['DISPLAY'])")["stdout"].strip() == display
+    r = desk.post("/commands/run", {"command": "echo $DISPLAY; xdpyinfo >/dev/null 2>&1 || xwininfo -root | head -3"})
+    assert r.json()["stdout"].splitlines()[0] == display and r.json()["exit_code"] == 0
+
+
+def test_screenshot_matches_the_display_and_changes_when_a_window_opens(desk, spawn):
+    r = desk.get("/desktop/screenshot")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    before = png(r.content)
+    assert before.size == (WIDTH, HEIGHT)
+    spawn("xterm", "-T", "shot", "-bg", "red", "-geometry", "40x10+100+100")
+    w = window(desk, "shot")
+    inside = (w["x"] + w["width"] // 2, w["y"] + w["height"] // 2)
+    wait_for(lambda: png(desk.get("/desktop/screenshot").content).convert("RGB").getpixel(inside) == (255, 0, 0),
+             what="the red window on screen")  # fmt: skip
+    after = png(desk.get("/desktop/screenshot").content).convert("RGB")
+    assert before.convert("RGB").getpixel(inside) != after.getpixel(inside)
+    box = {"x": inside[0] - 10, "y": inside[1] - 5, "width": 20, "height": 10}
+    region = png(desk.post("/desktop/screenshot/region", box).content)
+    assert region.size == (20, 10) and region.convert("RGB").getpixel((5, 5)) == (255, 0, 0)
+    shot = png(desk.get("/desktop/x11/capture_window", params={"window_id": str(w["id"])}).content)
+    assert shot.size == (w["width"], w["height"])
+    hexed = desk.get("/desktop/x11/capture_window", params={"window_id": hex(w["id"])})
+    assert hexed.status_code == 200 and png(hexed.content).size == shot.size
+
+
+def test_sdk_screenshot(desk):
+    sb = desk.sdk()
+    assert png(sb.desktop.screenshot()).size == (WIDTH, HEIGHT)
+    assert png(sb.desktop.screenshot_region(0, 0, 64, 32)).size == (64, 32)
+    assert sb.desktop.get_display().resolution == f"{WIDTH}x{HEIGHT}"
+
+
+def test_xterm_types_a_command_that_writes_a_file(desk, spawn, tmp_path):
+    target = tmp_path / "typed.txt"
+    spawn("xterm", "-T", "typing", "-geometry", "80x10+50+50")
+    w = window(desk, "typing", is_active=True)
+    assert w["pid"]
+    r = desk.post("/desktop/keyboard/type", {"text": f"echo 'héllo ✓ wörld' > {target}\n", "delay_ms": 2})
+    assert r.status_code == 200 and r.json()["success"] is True
+    wait_for(lambda: target.exists() and target.read_text(encoding="utf-8").strip(), what="the file")
+    assert target.read_text(encoding="utf-8").strip() == "héllo ✓ wörld"
+    # the SDK's type, then press (an alias) and a combination (ctrl+u clears the line first)
+    sb = desk.sdk()
+    second = tmp_path / "sdk.txt"
+    sb.desktop.type(f"garbage{'x' * 5}")
+    sb.desktop.combination(["ctrl"], "u")
+    sb.desktop.type(f"echo sdk-typed > {second}")
+    sb.desktop.press("enter")
+    wait_for(lambda: second.exists() and second.read_text().strip() == "sdk-typed", what="the SDK's file")
+
+
+def test_click_and_keys_reach_a_test_program(desk, spawn, tmp_path):
+    out = tmp_path / "xev.log"
+    with out.open("w") as sink:
+        spawn("xev", "-name", "xevtest", "-geometry", "300x200+400+300", "-event", "keyboard", "-event", "button",
+              stdout=sink)  # fmt: skip
+    w = window(desk, "xevtest", is_active=True)
+
+    def seen(text: str) -> bool:
+        return text in out.read_text(errors="replace")
+
+    x, y = w["x"] + 40, w["y"] + 30
+    assert desk.post("/desktop/mouse/click", {"x": x, "y": y, "button": "right"}).status_code == 200
+    wait_for(lambda: seen("ButtonRelease event"), what="xev's button events")
+    log = out.read_text()
+    assert "button 3" in log and "(40,30)" in log, log
+    desk.post("/desktop/keyboard/press", {"key": "F5"})
+    wait_for(lambda: seen("keysym 0xffc2, F5"), what="F5 in xev")
+    desk.post("/desktop/keyboard/type", {"text": "é€", "delay_ms": 0})  # é on the keymap, € bound to a spare key
+    wait_for(lambda: seen("keysym 0xe9, eacute"), what="é in xev")
+    wait_for(lambda: seen("(e2 82 ac)"), what="€ in xev")
+    desk.post("/desktop/mouse/scroll", {"amount": 2, "direction": "up"})
+    wait_for(lambda: seen("button 4"), what="a wheel step")
+    desk.sdk().desktop.click(x, y, button="left", clicks=2)
+    wait_for(lambda: out.read_text().count("button 1,") >= 4, what="a double click")
+
+
+def test_unknown_key_is_400_naming_it(desk):
+    for body in ({"key": "NoSuchKey"}, {"key": "ctrl+nosuchkey"}):
+        r = desk.post("/desktop/keyboard/press", body)
+        assert r.status_code == 400 and r.json()["details"]["field"] == "key", r.text
+    r = desk.post("/desktop/keyboard/combination", {"modifiers": ["ctrl", "hyperdrive"], "key": "c"})
+    assert r.status_code == 400 and r.json()["details"]["field"] == "modifiers"
+    assert "hyperdrive" in r.json()["message"]
+
+
+def test_windows_list_focus_minimize_close(desk, spawn):
+    spawn("xterm", "-T", "win-a", "-geometry", "40x10+10+10")
+    a = window(desk, "win-a")
+    spawn("xterm", "-T", "win-b", "-geometry", "40x10+500+10")
+    b = window(desk, "win-b", is_active=True)
+    assert isinstance(a["id"], int) and a["id"] != b["id"]
+    assert desk.get("/desktop/windows/list").json()["count"] == desk.get("/desktop/windows").json()["count"]
+    sb = desk.sdk()
+    titles = {w.title: w for w in sb.desktop.get_windows()}
+    assert titles["win-a"].id == a["id"] and titles["win-a"].width == a["width"]
+    sb.desktop.focus_window(a["id"])
+    window(desk, "win-a", is_active=True)
+    r = desk.post("/desktop/windows/focus", {"window_id": hex(b["id"])})
+    assert r.status_code == 200
+    window(desk, "win-b", is_active=True)
+    sb.desktop.resize_window(b["id"], 400, 300)
+    wait_for(lambda: window(desk, "win-b")["width"] != b["width"], what="the resize")
+    sb.desktop.minimize_window(a["id"])
+    window(desk, "win-a", is_minimized=True)
+    sb.desktop.close_window(a["id"])
+    gone(desk, "win-a")
+    r = desk.post("/desktop/windows/close", {"window_id": a["id"]})
+    assert r.status_code == 404 and r.json()["code"] == "WINDOW_NOT_FOUND"
+
+
+def test_clipboard_round_trip_with_non_ascii_text(desk):
+    sb = desk.sdk()
+    text = "zażółć gęślą jaźń — 日本語 ✓ 🙂"
+    sb.desktop.set_clipboard(text)
+    assert sb.desktop.get_clipboard() == text
+    assert desk.get("/desktop/clipboard/get").json()["text"] == text
+    sb.desktop.set_clipboard("second")
+    history = sb.desktop.get_clipboard_history()
+    assert history[-2:] == [text, "second"]
+    # another X client reads what the agent set
+    out = subprocess.run(["xclip", "-selection", "clipboard", "-o"], capture_output=True,
+                         env={**os.environ, "DISPLAY": desk.get("/health").json()["desktop"]["display"]})  # fmt: skip
+    assert out.stdout.decode() == "second"
+
+
+def test_vnc_status_is_the_sdk_probe(desk):
+    status = desk.get("/desktop/vnc/status").json()
+    assert status["running"] is False and status["websocket_url"].endswith("/desktop/vnc/websocket")
+
+
+def test_resolution_change_restarts_the_display(desk):
+    r = desk.post("/desktop/display/set", {"width": 1024, "height": 768})
+    assert r.status_code == 200 and r.json()["restarted"] is True and r.json()["windows_lost"] is True
+    assert png(desk.get("/desktop/screenshot").content).size == (1024, 768)
+    assert desk.post("/desktop/mouse/move", {"x": 10, "y": 10}).status_code == 200
+    info = desk.sdk().desktop.set_resolution(WIDTH, HEIGHT)
+    assert (info.width, info.height) == (WIDTH, HEIGHT)
+    assert png(desk.get("/desktop/screenshot").content).size == (WIDTH, HEIGHT)
+
+
+def desktop_routes() -> list[tuple[str, str]]:
+    out = []
+    for route in desktop_api.routes:
+        if route.websocket:
+            out.append(("get", route.path))
+            continue
+        for method in ("get", "post"):
+            if method in route.handler.__dict__:
+                out.append((method, route.path))
+    return out
+
+
+def test_every_route_is_503_when_the_desktop_is_off(agent_factory):
+    a = agent_factory(desktop="false")
+    health = a.get("/health").json()
+    assert health["features"]["desktop"] is False and health["desktop"]["available"] is False
+    assert "turned off" in health["desktop"]["reason"]
+    routes = desktop_routes()
+    assert len(routes) >= 33
+    for method, path in routes:
+        r = a.http.request(method.upper(), path, json={} if method == "post" else None)
+        assert r.status_code == 503, (method, path, r.status_code, r.text)
+        body = r.json()
+        assert body["code"] == "DESKTOP_NOT_AVAILABLE" and isinstance(body["details"]["missing_dependencies"], list)
+    assert a.execute("print(1)")["stdout"] == "1\n"  # the rest of the agent is unaffected
