@@ -232,6 +232,67 @@ def test_clipboard_round_trip_with_non_ascii_text(desk):
     assert out.stdout.decode() == "second"
 
 
+def probe_duration(path) -> float:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip())
+
+
+def test_recording_plays_with_the_right_duration(desk, spawn, tmp_path):
+    sb = desk.sdk()
+    rec = sb.desktop.start_recording(fps=10)
+    assert (
+        isinstance(rec.recording_id, str) and rec.status.value == "recording"
+    )  # (the SDK's is_recording compares an enum to a str)
+    assert sb.desktop.get_recording_status(rec.recording_id).status.value == "recording"
+    spawn("xterm", "-T", "filmed", "-geometry", "40x10+200+200")
+    time.sleep(3)
+    done = sb.desktop.stop_recording(rec.recording_id)
+    assert done.status.value == "stopped" and done.file_size > 0 and 2.5 < done.duration < 5
+    assert sb.desktop.get_recording_status(rec.recording_id).status.value == "stopped"
+    video = tmp_path / "rec.mp4"
+    video.write_bytes(sb.desktop.download_recording(rec.recording_id))
+    assert video.stat().st_size == done.file_size
+    assert 2.0 < probe_duration(video) < 4.5
+
+
+def test_a_killed_recorder_leaves_a_playable_file(desk, tmp_path):
+    r = desk.post("/desktop/recording/start", {"fps": 10, "quality": "low"})
+    rid = r.json()["recording_id"]
+    time.sleep(2.5)
+    recorders = [p for p in desk.get("/desktop/debug/processes").json()["processes"] if p["role"] == "recorder"]
+    assert len(recorders) == 1 and "x11grab" in recorders[0]["command"]
+    os.kill(recorders[0]["pid"], 9)
+    status = wait_for(lambda: (s := desk.get("/desktop/recording/status", params={"id": rid}).json())["status"]
+                      != "recording" and s, what="the recorder's end")  # fmt: skip
+    assert status["status"] == "failed" and "until then" in status["error"]
+    video = tmp_path / "killed.mp4"
+    r = desk.get("/desktop/recording/download", params={"id": rid})
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+    video.write_bytes(r.content)
+    assert probe_duration(video) >= 1.0
+
+
+def test_recording_errors(desk):
+    r = desk.get("/desktop/recording/status", params={"id": "nope"})
+    assert r.status_code == 404 and r.json()["code"] == "RECORDING_NOT_FOUND"
+    r = desk.get("/desktop/recording/status")
+    assert r.status_code == 400 and r.json()["code"] == "MISSING_PARAMETER"
+
+
+def test_debug_logs_and_processes(desk):
+    sb = desk.sdk()
+    logs = sb.desktop.get_debug_logs()
+    assert any("Xvfb started" in line for line in logs) and any("openbox started" in line for line in logs)
+    roles = {p["role"]: p for p in sb.desktop.get_debug_processes()}
+    assert roles["xvfb"]["name"] == "Xvfb" and "-nolisten tcp" in roles["xvfb"]["command"]
+    assert roles["window_manager"]["name"] == "openbox"
+
+
 def test_vnc_status_is_the_sdk_probe(desk):
     status = desk.get("/desktop/vnc/status").json()
     assert status["running"] is False and status["websocket_url"].endswith("/desktop/vnc/websocket")
@@ -265,7 +326,7 @@ def test_every_route_is_503_when_the_desktop_is_off(agent_factory):
     assert health["features"]["desktop"] is False and health["desktop"]["available"] is False
     assert "turned off" in health["desktop"]["reason"]
     routes = desktop_routes()
-    assert len(routes) >= 33
+    assert len(routes) >= 39
     for method, path in routes:
         r = a.http.request(method.upper(), path, json={} if method == "post" else None)
         assert r.status_code == 503, (method, path, r.status_code, r.text)

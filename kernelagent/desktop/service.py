@@ -8,7 +8,9 @@ call is a 503 DESKTOP_NOT_AVAILABLE naming what is missing; a part whose own pro
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core.clock import utc_now_iso
@@ -19,11 +21,17 @@ from ..models.desktop import (
     ClipboardHistory,
     ClipboardSet,
     Combination,
+    DebugLogs,
+    DebugProcesses,
     DisplayInfo,
     Done,
     Drag,
     Point,
     Press,
+    Recording,
+    RecordingQuery,
+    RecordingStart,
+    RecordingStop,
     Region,
     Resolution,
     Resolutions,
@@ -37,9 +45,11 @@ from ..models.desktop import (
     WindowTarget,
 )
 from ..settings import Settings
+from . import debug
 from .clipboard import Clipboard as ClipboardOwner
 from .display import RESOLUTIONS, DebugLog, Display, missing_pieces
 from .input import Input
+from .recording import Recorder
 from .screen import Screen
 from .vnc import Vnc
 from .windows import Windows
@@ -58,7 +68,7 @@ def unavailable(message: str, missing: list[str], **details: Any) -> AgentError:
 
 
 class DesktopService:
-    """The virtual desktop: display, screen, input, windows, clipboard (and, later, recording, VNC, OCR)."""
+    """The virtual desktop: display, screen, input, windows, clipboard, recording, VNC, OCR, debug."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -70,6 +80,7 @@ class DesktopService:
         self.windows = Windows(self.x)
         self.clipboard = ClipboardOwner(self.display, settings.clipboard_history)
         self.vnc = Vnc(settings, self.display, self.events)
+        self.recorder = Recorder(settings, self.display, self.events)
         self.missing: list[str] = []
         self.reason = "not started"
 
@@ -94,6 +105,7 @@ class DesktopService:
         self.reason = ""
 
     async def stop(self) -> None:
+        await self.recorder.stop_all()
         await self.vnc.stop()
         await self.clipboard.release()
         self.x.close()
@@ -246,3 +258,40 @@ class DesktopService:
     async def vnc_stop(self, host: str) -> VncInfo:
         await self.vnc.stop()
         return self.vnc_status(host)
+
+    # --- recording ---
+
+    async def recording_start(self, req: RecordingStart) -> Recording:
+        self.require("ffmpeg")
+        return (await self.recorder.start(req)).answer()
+
+    async def recording_stop(self, req: RecordingStop) -> Recording:
+        return (await self.recorder.stop(req.recording_id)).answer()
+
+    def recording_status(self, req: RecordingQuery) -> Recording:
+        return self.recorder.get(req.id).answer()
+
+    def recording_file(self, req: RecordingQuery) -> tuple[str, int, AsyncIterator[bytes]]:
+        """The media type, size and bytes of a recording's file."""
+        path = self.recorder.file(req.id)
+        kind = "video/mp4" if path.endswith(".mp4") else "video/webm"
+        return kind, os.path.getsize(path), self.recorder.chunks(req.id)
+
+    # --- debug ---
+
+    def debug_logs(self) -> DebugLogs:
+        logs = list(self.events.lines) + [f"x11vnc: {line}" for line in self.vnc.log_tail()]
+        return {"logs": logs, "count": len(logs)}
+
+    def debug_processes(self) -> DebugProcesses:
+        own = self.display.processes()
+        found = debug.processes(
+            {
+                "xvfb": [own["xvfb"]],
+                "window_manager": [own["window_manager"]],
+                "vnc": [self.vnc.pid],
+                "recorder": list(self.recorder.pids()),
+                "clipboard_owner": [self.clipboard.owner_pid()],
+            }
+        )
+        return {"processes": found, "count": len(found)}
