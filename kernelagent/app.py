@@ -8,13 +8,28 @@ from __future__ import annotations
 
 from tornado import web
 
-from .api import cache, commands, desktop, env, execute, files, jobs, mcp, metrics, notebooks, stream, system, terminal
+from .api import (
+    cache,
+    commands,
+    desktop,
+    env,
+    execute,
+    files,
+    jobs,
+    mcp,
+    metrics,
+    notebooks,
+    stream,
+    system,
+    terminal,
+    vnc,
+)
 from .api.base import NotFoundHandler
 from .api.routing import Route
 from .services import Services
 
 ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal, notebooks, mcp]
-ROUTE_MODULES += [desktop]  # the virtual desktop
+ROUTE_MODULES += [desktop, vnc]  # the virtual desktop
 
 
 def all_routes() -> list[Route]:

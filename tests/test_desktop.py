@@ -17,6 +17,7 @@ from conftest import Agent, start_agent
 from PIL import Image
 
 from kernelagent.api import desktop as desktop_api
+from kernelagent.api import vnc as vnc_api
 
 WIDTH, HEIGHT = 1280, 800
 
@@ -308,15 +309,16 @@ def test_resolution_change_restarts_the_display(desk):
     assert png(desk.get("/desktop/screenshot").content).size == (WIDTH, HEIGHT)
 
 
-def desktop_routes() -> list[tuple[str, str]]:
+def desktop_routes(token: str) -> list[tuple[str, str]]:
     out = []
-    for route in desktop_api.routes:
+    for route in [*desktop_api.routes, *vnc_api.routes]:
+        path = route.path.format(token=token, file="core/rfb.js")
         if route.websocket:
-            out.append(("get", route.path))
+            out.append(("get", path))
             continue
         for method in ("get", "post"):
             if method in route.handler.__dict__:
-                out.append((method, route.path))
+                out.append((method, path))
     return out
 
 
@@ -325,11 +327,129 @@ def test_every_route_is_503_when_the_desktop_is_off(agent_factory):
     health = a.get("/health").json()
     assert health["features"]["desktop"] is False and health["desktop"]["available"] is False
     assert "turned off" in health["desktop"]["reason"]
-    routes = desktop_routes()
-    assert len(routes) >= 39
+    routes = desktop_routes(a.token)
+    assert len(routes) >= 42
     for method, path in routes:
         r = a.http.request(method.upper(), path, json={} if method == "post" else None)
         assert r.status_code == 503, (method, path, r.status_code, r.text)
         body = r.json()
         assert body["code"] == "DESKTOP_NOT_AVAILABLE" and isinstance(body["details"]["missing_dependencies"], list)
     assert a.execute("print(1)")["stdout"] == "1\n"  # the rest of the agent is unaffected
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol (a page, its JavaScript, keys, screenshots)."""
+
+    def __init__(self, url: str, profile) -> None:
+        import httpx
+        from conftest import free_port
+        from websockets.sync.client import connect
+
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        self.proc = subprocess.Popen(
+            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+             f"--remote-debugging-port={port}", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}", url],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        def page_target():
+            try:
+                targets = httpx.get(f"http://127.0.0.1:{port}/json", timeout=2).json()
+            except (httpx.HTTPError, ValueError):
+                return None
+            return next((t for t in targets if t["type"] == "page"), None)
+
+        target = wait_for(page_target, timeout=30, what="Chromium's page")
+        self.ws = connect(target["webSocketDebuggerUrl"], max_size=None, legacy=True)
+        self.n = 0
+        # the page's viewport exactly the display's size, so noVNC shows the desktop at scale 1
+        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+
+    def call(self, method: str, **params) -> dict:
+        import json
+
+        self.n += 1
+        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.n:
+                assert "error" not in msg, msg
+                return msg["result"]
+
+    def eval(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def key(self, char: str) -> None:
+        named = {"\n": ("Enter", "Enter", 13)}
+        key, code, vk = named.get(char, (char, "", ord(char.upper()) if char.isalnum() else 0))
+        text = {"text": "\r" if char == "\n" else char}
+        self.call("Input.dispatchKeyEvent", type="keyDown", key=key, code=code, windowsVirtualKeyCode=vk, **text)
+        self.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=code, windowsVirtualKeyCode=vk)
+
+    def screenshot(self) -> Image.Image:
+        import base64
+
+        return png(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def close(self) -> None:
+        self.ws.close()
+        self.proc.kill()
+        self.proc.wait()
+
+
+def difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of two images, per channel (0 to 255), at a small common size."""
+    small = [img.convert("L").resize((128, 80)).tobytes() for img in (a, b)]
+    return sum(abs(x - y) for x, y in zip(*small, strict=True)) / len(small[0])
+
+
+def test_the_desktop_in_a_browser(desk, spawn, tmp_path):
+    status = desk.get("/desktop/vnc/status").json()
+    assert status["view_url"].endswith("/desktop/vnc/view") and status["websocket_url"].startswith("ws://")
+    r = desk.http.get("/desktop/vnc/view", headers={"Authorization": ""})
+    assert r.status_code == 401  # the page needs a token like every route
+    r = desk.http.get(f"/desktop/vnc/novnc/{'x' * 20}/core/rfb.js", headers={"Authorization": ""})
+    assert r.status_code == 401
+    spawn("xterm", "-T", "watched", "-geometry", "80x20+100+100")
+    window(desk, "watched", is_active=True)
+    target = tmp_path / "from-the-browser.txt"
+    browser = Chromium(f"{desk.url}/desktop/vnc/view?token={desk.token}", tmp_path / "profile")
+    try:
+        wait_for(lambda: browser.eval("window.vncConnected === true"), timeout=30, what="noVNC to connect")
+        desktop = png(desk.get("/desktop/screenshot").content)
+
+        def looks_like_the_desktop():
+            page = browser.screenshot()
+            return page.size == desktop.size and difference(page, desktop) < 12 and page
+
+        page = wait_for(looks_like_the_desktop, timeout=20, what="the page to show the desktop")
+        assert len(set(page.convert("L").tobytes())) > 2  # not blank
+        browser.eval("window.rfb.focus()")
+        for char in f"echo typed-in-the-page > {target}\n":
+            browser.key(char)
+        wait_for(lambda: target.exists() and target.read_text().strip() == "typed-in-the-page", what="the typed file")
+    finally:
+        browser.close()
+    assert desk.get("/desktop/vnc/status").json()["running"] is True  # the bridge started the server
+    desk.sdk().desktop.stop_vnc()
+    assert desk.get("/desktop/vnc/status").json()["running"] is False
+
+
+def test_vnc_with_a_password(desk):
+    sb = desk.sdk()
+    info = sb.desktop.start_vnc(password="s3cret-pw")
+    assert info.port and info.url == f"vnc://127.0.0.1:{info.port}"
+    status = desk.get("/desktop/vnc/status").json()
+    assert status["password_protected"] is True
+    ps = [p for p in desk.get("/desktop/debug/processes").json()["processes"] if p["role"] == "vnc"]
+    assert ps and "s3cret" not in ps[0]["command"] and "-rfbauth" in ps[0]["command"]
+    assert "-localhost" in ps[0]["command"]
+    import socket
+
+    with socket.create_connection(("127.0.0.1", info.port), timeout=5) as s:
+        assert s.recv(12).startswith(b"RFB ")
+        s.sendall(b"RFB 003.008\n")
+        count = s.recv(1)[0]
+        assert 2 in s.recv(count)  # VNC authentication is offered
+    sb.desktop.stop_vnc()

@@ -176,12 +176,16 @@ class AuthWebSocketHandler(ServiceMixin, websocket.WebSocketHandler):
         self.start_request()
         try:
             self.authenticate(allow_query_token=True)
+            self.ready()
         except AgentError as exc:
             self.set_status(exc.status)
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(json.dumps(error_body(exc.code, exc.message, self.request_id, self.request.path, exc.details)))
             return
         await super().get(*args, **kwargs)
+
+    def ready(self) -> None:
+        """Checks after auth and before the upgrade: raise AgentError to refuse in the envelope."""
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         self.set_nodelay(True)

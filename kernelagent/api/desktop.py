@@ -219,33 +219,6 @@ class ResolutionHandler(DesktopHandler):
         return await self.desktop.display_set(body)
 
 
-# --- VNC ---
-
-
-class VncStatusHandler(DesktopHandler):
-    """Whether the VNC server runs, its port and URLs (the SDK's availability probe)."""
-
-    @op("Whether the VNC server runs, its port and URLs (the SDK's availability probe)", response=m.VncInfo)
-    def get(self) -> m.VncInfo:
-        return self.desktop.vnc_status(self.request.host)
-
-
-class VncStartHandler(DesktopHandler):
-    """Start the VNC server (optional password)."""
-
-    @op("Start the VNC server (optional password)", body=m.VncStart, body_required=False, response=m.VncInfo)
-    async def post(self, body: m.VncStart) -> m.VncInfo:
-        return await self.desktop.vnc_start(body, self.request.host)
-
-
-class VncStopHandler(DesktopHandler):
-    """Stop the VNC server."""
-
-    @op("Stop the VNC server", response=m.VncInfo)
-    async def post(self) -> m.VncInfo:
-        return await self.desktop.vnc_stop(self.request.host)
-
-
 # --- recording ---
 
 
@@ -337,10 +310,6 @@ routes = [
     Route("/desktop/display/resolutions", ResolutionsHandler),
     Route("/desktop/display/set", ResolutionHandler),
     Route("/desktop/display/resolution", ResolutionHandler),
-    Route("/desktop/vnc/status", VncStatusHandler),
-    Route("/desktop/vnc/info", VncStatusHandler),
-    Route("/desktop/vnc/start", VncStartHandler),
-    Route("/desktop/vnc/stop", VncStopHandler),
     Route("/desktop/recording/start", RecordingStartHandler),
     Route("/desktop/recording/stop", RecordingStopHandler),
     Route("/desktop/recording/status", RecordingStatusHandler),

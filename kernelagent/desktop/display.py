@@ -28,25 +28,6 @@ RESOLUTIONS = [(3840, 2160), (2560, 1440), (1920, 1080), (1680, 1050), (1600, 90
                (1280, 1024), (1280, 800), (1280, 720), (1024, 768), (800, 600)]  # fmt: skip
 
 
-def python_module_missing(name: str) -> bool:
-    try:
-        __import__(name)
-    except ImportError:
-        return True
-    return False
-
-
-def missing_pieces() -> list[str]:
-    """What the display itself needs and this machine lacks (Debian package or Python module names)."""
-    missing = []
-    if shutil.which("Xvfb") is None:
-        missing.append("xvfb")
-    for module, package in (("xvfbwrapper", "xvfbwrapper"), ("mss", "mss"), ("Xlib", "python-xlib")):
-        if python_module_missing(module):
-            missing.append(package)
-    return missing
-
-
 class DebugLog:
     """The desktop's recent events (starts, deaths, restarts), bounded, for /desktop/debug/logs."""
 

@@ -9,12 +9,10 @@ call is a 503 DESKTOP_NOT_AVAILABLE naming what is missing; a part whose own pro
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core.clock import utc_now_iso
-from ..core.errors import AgentError
 from ..models.desktop import (
     Click,
     Clipboard,
@@ -37,8 +35,6 @@ from ..models.desktop import (
     Resolutions,
     Scroll,
     TypeText,
-    VncInfo,
-    VncStart,
     WindowList,
     WindowQuery,
     WindowResize,
@@ -46,8 +42,9 @@ from ..models.desktop import (
 )
 from ..settings import Settings
 from . import debug
+from .availability import missing_pieces, missing_programs, require_programs, unavailable
 from .clipboard import Clipboard as ClipboardOwner
-from .display import RESOLUTIONS, DebugLog, Display, missing_pieces
+from .display import RESOLUTIONS, DebugLog, Display
 from .input import Input
 from .recording import Recorder
 from .screen import Screen
@@ -55,16 +52,9 @@ from .vnc import Vnc
 from .windows import Windows
 from .xconn import XConnection
 
-# the program each optional part needs, and the Debian package that brings it
-PROGRAMS = {"xclip": "xclip", "ffmpeg": "ffmpeg", "x11vnc": "x11vnc", "tesseract": "tesseract-ocr"}
-
 
 def done(action: str) -> Done:
     return {"success": True, "action": action, "timestamp": utc_now_iso()}
-
-
-def unavailable(message: str, missing: list[str], **details: Any) -> AgentError:
-    return AgentError("DESKTOP_NOT_AVAILABLE", 503, message, {"missing_dependencies": missing, **details})
 
 
 class DesktopService:
@@ -120,9 +110,7 @@ class DesktopService:
         """503 DESKTOP_NOT_AVAILABLE unless the desktop runs (and has `programs`)."""
         if not self.available:
             raise unavailable(f"The desktop is not available: {self.reason}", self.missing or ["desktop"])
-        lacking = [PROGRAMS.get(p, p) for p in programs if shutil.which(p) is None]
-        if lacking:
-            raise unavailable(f"This desktop feature needs {', '.join(lacking)}, which is not installed", lacking)
+        require_programs(*programs)
 
     def health(self) -> dict[str, Any]:
         """What /health says about the desktop."""
@@ -130,7 +118,7 @@ class DesktopService:
         if not self.available:
             state.update(reason=self.reason, missing_dependencies=self.missing)
         else:
-            state["missing_features"] = [PROGRAMS[p] for p in PROGRAMS if shutil.which(p) is None]
+            state["missing_features"] = missing_programs()
         return state
 
     # --- input ---
@@ -231,33 +219,6 @@ class DesktopService:
     def clipboard_history(self) -> ClipboardHistory:
         history = self.clipboard.texts()
         return {"history": history, "count": len(history)}
-
-    # --- VNC ---
-
-    def vnc_status(self, host: str) -> VncInfo:
-        """The VNC server's state; `host` is the agent's address as the caller reached it."""
-        v = self.vnc
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        vnc_host = name if self.settings.vnc_host not in ("127.0.0.1", "localhost") else "127.0.0.1"
-        return {
-            "running": v.running,
-            "display": self.display.number,
-            "host": vnc_host,
-            "port": v.port if v.running else None,
-            "url": f"vnc://{vnc_host}:{v.port}" if v.running else None,
-            "websocket_url": f"ws://{host}/desktop/vnc/websocket",
-            "view_url": f"http://{host}/desktop/vnc/view",
-            "password_protected": v.running and v.password_protected,
-        }
-
-    async def vnc_start(self, req: VncStart, host: str) -> VncInfo:
-        self.require("x11vnc")
-        await self.vnc.start(req.password)
-        return self.vnc_status(host)
-
-    async def vnc_stop(self, host: str) -> VncInfo:
-        await self.vnc.stop()
-        return self.vnc_status(host)
 
     # --- recording ---
 

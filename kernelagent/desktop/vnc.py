@@ -16,7 +16,10 @@ import time
 
 from ..core import proc
 from ..core.errors import AgentError
+from ..models.desktop import VncInfo, VncStart
 from ..settings import Settings
+from . import view
+from .availability import require_programs, unavailable
 from .display import DebugLog, Display
 
 BASE_PORT = 5900
@@ -62,7 +65,8 @@ def free_port(preferred: int) -> int:
 
 
 class Vnc:
-    """One x11vnc server on the display; started, stopped and described on request."""
+    """One x11vnc server on the display; started, stopped and described on request, and bridged to
+    the browser view (the handlers of /desktop/vnc/* call it directly)."""
 
     def __init__(self, settings: Settings, display: Display, events: DebugLog):
         self.settings = settings
@@ -80,6 +84,51 @@ class Vnc:
     @property
     def pid(self) -> int | None:
         return self.server.pid if self.running and self.server is not None else None
+
+    def status(self, host: str) -> VncInfo:
+        """The server's state; `host` is the agent's address as the caller reached it."""
+        local = self.settings.vnc_host in ("127.0.0.1", "localhost", "::1")
+        vnc_host = "127.0.0.1" if local else (host.rsplit(":", 1)[0] if host.count(":") == 1 else host)
+        return {
+            "running": self.running,
+            "display": self.display.number,
+            "host": vnc_host,
+            "port": self.port if self.running else None,
+            "url": f"vnc://{vnc_host}:{self.port}" if self.running else None,
+            "websocket_url": f"ws://{host}/desktop/vnc/websocket",
+            "view_url": f"http://{host}/desktop/vnc/view",
+            "password_protected": self.running and self.password_protected,
+        }
+
+    async def start_for(self, req: VncStart, host: str) -> VncInfo:
+        """POST /desktop/vnc/start: (re)start the server, with the password if one is given."""
+        require_programs("x11vnc")
+        await self.start(req.password)
+        return self.status(host)
+
+    async def stop_for(self, host: str) -> VncInfo:
+        await self.stop()
+        return self.status(host)
+
+    async def bridge(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the server for the browser's WebSocket, starting the server if it is not running."""
+        require_programs("x11vnc")
+        if not self.running:
+            await self.start(None)
+        return await self.connect()
+
+    def page(self, token: str) -> str:
+        self._require_novnc()
+        return view.page(token)
+
+    async def asset(self, name: str) -> tuple[bytes, str]:
+        self._require_novnc()
+        return await view.asset(name)
+
+    @staticmethod
+    def _require_novnc() -> None:
+        if view.novnc_root() is None:
+            raise unavailable("The browser view needs noVNC, which is not installed", ["novnc"])
 
     async def start(self, password: str | None) -> None:
         if self.running:
