@@ -19,6 +19,8 @@ from .api import (
     mcp,
     metrics,
     notebooks,
+    ocr,
+    recording,
     stream,
     system,
     terminal,
@@ -29,7 +31,7 @@ from .api.routing import Route
 from .services import Services
 
 ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal, notebooks, mcp]
-ROUTE_MODULES += [desktop, vnc]  # the virtual desktop
+ROUTE_MODULES += [desktop, vnc, recording, ocr]  # the virtual desktop
 
 
 def all_routes() -> list[Route]:

@@ -17,6 +17,8 @@ from conftest import Agent, start_agent
 from PIL import Image
 
 from kernelagent.api import desktop as desktop_api
+from kernelagent.api import ocr as ocr_api
+from kernelagent.api import recording as recording_api
 from kernelagent.api import vnc as vnc_api
 
 WIDTH, HEIGHT = 1280, 800
@@ -294,6 +296,43 @@ def test_debug_logs_and_processes(desk):
     assert roles["window_manager"]["name"] == "openbox"
 
 
+def show_word(spawn, word: str, title: str, at: str = "+100+100"):
+    """An xterm that shows `word` in a large font, black on white."""
+    return spawn("xterm", "-T", title, "-fa", "DejaVu Sans Mono", "-fs", "28", "-bg", "white", "-fg", "black",
+                 "-geometry", f"20x3{at}", "-e", "sh", "-c", f"printf '{word}'; sleep 120")  # fmt: skip
+
+
+def test_ocr_reads_a_known_word(desk, spawn):
+    sb = desk.sdk()
+    show_word(spawn, "PELICAN", "ocr-word")
+    w = window(desk, "ocr-word")
+    element = wait_for(lambda: sb.desktop.find_element("pelican"), timeout=20, what="the word on screen")
+    assert w["x"] <= element["x"] < w["x"] + w["width"] and w["y"] <= element["y"] < w["y"] + w["height"]
+    bounds = sb.desktop.get_bounds("PELICAN")
+    assert bounds["width"] > 50 and bounds["height"] > 15
+    text = sb.desktop.ocr(w["x"], w["y"], w["width"], w["height"])
+    assert "PELICAN" in text
+    r = desk.post("/desktop/x11/get_bounds", {"text": "no such words here"})
+    assert r.status_code == 404 and r.json()["code"] == "ELEMENT_NOT_FOUND"
+    assert sb.desktop.find_element("no such words here") is None
+    r = desk.post("/desktop/x11/wait_for", {"text": "absent-word", "timeout": 0.5})
+    assert r.status_code == 408 and r.json()["code"] == "WAIT_TIMEOUT"
+    r = desk.post("/desktop/x11/ocr", {"language": "klingon"})
+    assert r.status_code == 400 and r.json()["details"]["field"] == "language"
+
+
+def test_wait_for_sees_a_word_that_appears_later(desk, spawn):
+    import threading
+
+    timer = threading.Timer(1.5, lambda: show_word(spawn, "FLAMINGO", "later", "+600+400"))
+    timer.start()
+    try:
+        element = desk.sdk().desktop.wait_for("FLAMINGO", timeout=20)
+    finally:
+        timer.join()
+    assert element["width"] > 50
+
+
 def test_vnc_status_is_the_sdk_probe(desk):
     status = desk.get("/desktop/vnc/status").json()
     assert status["running"] is False and status["websocket_url"].endswith("/desktop/vnc/websocket")
@@ -311,7 +350,7 @@ def test_resolution_change_restarts_the_display(desk):
 
 def desktop_routes(token: str) -> list[tuple[str, str]]:
     out = []
-    for route in [*desktop_api.routes, *vnc_api.routes]:
+    for route in [*desktop_api.routes, *vnc_api.routes, *recording_api.routes, *ocr_api.routes]:
         path = route.path.format(token=token, file="core/rfb.js")
         if route.websocket:
             out.append(("get", path))
@@ -322,13 +361,60 @@ def desktop_routes(token: str) -> list[tuple[str, str]]:
     return out
 
 
+# every desktop path of contract 3.8 (the SDK's, the OAS's and the JS SDK's spellings)
+CONTRACT = [
+    "vnc/start",
+    "vnc/stop",
+    "vnc/status",
+    "mouse/click",
+    "mouse/move",
+    "mouse/drag",
+    "mouse/scroll",
+    "keyboard/type",
+    "keyboard/press",
+    "keyboard/combination",
+    "clipboard/set",
+    "clipboard/get",
+    "clipboard/history",
+    "screenshot",
+    "screenshot/region",
+    "recording/start",
+    "recording/stop",
+    "recording/status",
+    "recording/download",
+    "windows",
+    "windows/list",
+    "windows/focus",
+    "windows/close",
+    "windows/minimize",
+    "windows/resize",
+    "display",
+    "display/current",
+    "display/info",
+    "display/available",
+    "display/resolutions",
+    "display/set",
+    "display/resolution",
+    "x11/ocr",
+    "x11/find_element",
+    "x11/wait_for",
+    "x11/drag_drop",
+    "x11/drag-drop",
+    "x11/get_bounds",
+    "x11/capture_window",
+    "x11/hotkey",
+    "debug/logs",
+    "debug/processes",
+]
+
+
 def test_every_route_is_503_when_the_desktop_is_off(agent_factory):
     a = agent_factory(desktop="false")
     health = a.get("/health").json()
     assert health["features"]["desktop"] is False and health["desktop"]["available"] is False
     assert "turned off" in health["desktop"]["reason"]
     routes = desktop_routes(a.token)
-    assert len(routes) >= 42
+    assert {f"/desktop/{p}" for p in CONTRACT} <= {path for _, path in routes}
     for method, path in routes:
         r = a.http.request(method.upper(), path, json={} if method == "post" else None)
         assert r.status_code == 503, (method, path, r.status_code, r.text)

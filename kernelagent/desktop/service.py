@@ -46,6 +46,7 @@ from .availability import missing_pieces, missing_programs, require_programs, un
 from .clipboard import Clipboard as ClipboardOwner
 from .display import RESOLUTIONS, DebugLog, Display
 from .input import Input
+from .ocr import Ocr
 from .recording import Recorder
 from .screen import Screen
 from .vnc import Vnc
@@ -71,6 +72,7 @@ class DesktopService:
         self.clipboard = ClipboardOwner(self.display, settings.clipboard_history)
         self.vnc = Vnc(settings, self.display, self.events)
         self.recorder = Recorder(settings, self.display, self.events)
+        self.reader = Ocr(self.display, self.screen, settings)
         self.missing: list[str] = []
         self.reason = "not started"
 
