@@ -113,6 +113,21 @@ def test_execute_and_commands_see_the_display(desk, display):
     assert r.json()["stdout"].splitlines()[0] == display and r.json()["exit_code"] == 0
 
 
+def test_the_terminal_sees_the_display(desk, display):
+    import asyncio
+
+    from test_observe import LINE, read_until
+
+    async def session():
+        term = desk.sdk().terminal
+        ws = await term.connect(timeout=30)
+        async with ws:
+            await term.send_input(ws, "echo display=$DISPLAY\n")
+            await read_until(ws, LINE + rf"display={display}\r?$")
+
+    asyncio.run(session())
+
+
 def test_screenshot_matches_the_display_and_changes_when_a_window_opens(desk, spawn):
     r = desk.get("/desktop/screenshot")
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"

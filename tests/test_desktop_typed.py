@@ -50,6 +50,26 @@ def test_bad_queries_name_the_field(agent):
     assert r.status_code == 400 and r.json()["details"]["field"] == "window_id"
 
 
+def test_typing_longer_than_the_max_timeout_is_400(agent_factory):
+    a = agent_factory(max_timeout="2")
+    r = a.post("/desktop/keyboard/type", {"text": "x" * 30, "delay_ms": 100})
+    assert r.status_code == 400 and r.json()["details"]["field"] == "delay_ms"
+    r = a.post("/desktop/keyboard/type", {"text": "x" * 10_001})
+    assert r.status_code == 400 and r.json()["details"]["field"] == "text"
+
+
+def test_too_many_recordings_is_429(agent_factory):
+    a = agent_factory(max_recordings="1")
+    first = a.post("/desktop/recording/start", {"fps": 5})
+    assert first.status_code == 200
+    r = a.post("/desktop/recording/start", {"fps": 5})
+    assert r.status_code == 429 and r.json()["code"] == "RATE_LIMIT_EXCEEDED"
+    a.post("/desktop/recording/stop", {"recording_id": first.json()["recording_id"]})
+    again = a.post("/desktop/recording/start", {"fps": 5})
+    assert again.status_code == 200  # the slot came back when the first stopped
+    a.post("/desktop/recording/stop", {"recording_id": again.json()["recording_id"]})
+
+
 def test_region_off_the_screen_is_400(agent):
     r = agent.post("/desktop/screenshot/region", {"x": 20000, "y": 0, "width": 10, "height": 10})
     assert r.status_code == 400 and "outside" in r.json()["message"]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..core.clock import utc_now_iso
+from ..core.errors import bad_request
 from ..models.desktop import (
     Click,
     Clipboard,
@@ -142,6 +143,9 @@ class DesktopService:
         return done("scroll")
 
     async def type_text(self, req: TypeText) -> Done:
+        if req.seconds > self.settings.max_timeout:
+            message = f"Typing {len(req.text)} characters {req.delay_ms:g} ms apart takes longer than the maximum "
+            raise bad_request(message + f"of {self.settings.max_timeout:g} s", field="delay_ms")
         await self.input.type(req.text, req.delay_ms / 1000)
         return done("type")
 

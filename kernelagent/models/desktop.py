@@ -77,8 +77,13 @@ class Scroll(RequestModel):
 class TypeText(RequestModel):
     """POST /desktop/keyboard/type: any Unicode text, `delay_ms` between characters."""
 
-    text: str = Field(max_length=100_000)
+    text: str = Field(max_length=10_000)
     delay_ms: float = Field(10, ge=0, le=1000)
+
+    @property
+    def seconds(self) -> float:
+        """How long typing takes with its delays (bounded by the agent's max_timeout)."""
+        return max(0, len(self.text) - 1) * self.delay_ms / 1000
 
 
 class Press(RequestModel):
