@@ -353,6 +353,23 @@ def test_vnc_status_is_the_sdk_probe(desk):
     assert status["running"] is False and status["websocket_url"].endswith("/desktop/vnc/websocket")
 
 
+def test_a_dead_x_server_is_restarted(desk):
+    xvfb = next(p for p in desk.get("/desktop/debug/processes").json()["processes"] if p["role"] == "xvfb")
+    os.kill(xvfb["pid"], 9)
+
+    def back():
+        procs = desk.get("/desktop/debug/processes").json()["processes"]
+        return any(p["role"] == "xvfb" and p["pid"] != xvfb["pid"] for p in procs)
+
+    wait_for(back, timeout=15, what="a new Xvfb")
+    assert png(wait_for(lambda: (r := desk.get("/desktop/screenshot")).status_code == 200 and r.content)).size == (
+        WIDTH,
+        HEIGHT,
+    )
+    assert desk.post("/desktop/mouse/move", {"x": 5, "y": 5}).status_code == 200
+    assert any("died; restarting" in line for line in desk.get("/desktop/debug/logs").json()["logs"])
+
+
 def test_resolution_change_restarts_the_display(desk):
     r = desk.post("/desktop/display/set", {"width": 1024, "height": 768})
     assert r.status_code == 200 and r.json()["restarted"] is True and r.json()["windows_lost"] is True

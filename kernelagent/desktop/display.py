@@ -1,10 +1,11 @@
 """The X display: Xvfb (through xvfbwrapper, `-nolisten tcp`) and openbox, started and supervised.
 
 Xvfb cannot change its size while running, so a new resolution restarts it on the same display
-number: the programs connected to it lose their windows (the answer says so). A resizing server
-(TigerVNC's Xvnc) would keep them, but it ties the display to one VNC server and is not what
-xvfbwrapper and the SDK's templates provide; x11vnc over Xvfb keeps the two concerns apart.
-"""
+number: the programs connected to it lose their windows (the answer says so). TigerVNC's Xvnc
+resizes live, but there the X server is the VNC server: its port and password are fixed when the
+display starts, and changing them (or stopping VNC) means restarting the display and losing the
+windows anyway. Xvfb with x11vnc beside it keeps VNC optional and restartable on request, and
+resolution changes are rare next to VNC starts; so Xvfb, and a resize costs the windows."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 from collections import deque
 from typing import Any
 
 from ..core import proc
+from ..core.clock import utc_now_iso
 from ..settings import Settings
 
 log = logging.getLogger("kernelagent.desktop")
@@ -35,8 +38,6 @@ class DebugLog:
         self.lines: deque[str] = deque(maxlen=size)
 
     def add(self, message: str) -> None:
-        from ..core.clock import utc_now_iso
-
         self.lines.append(f"{utc_now_iso()} {message}")
         log.info("desktop: %s", message)
 
@@ -161,11 +162,11 @@ class Display:
     @staticmethod
     def _end(child: subprocess.Popen[bytes]) -> None:
         members = proc.descendants(child.pid)
-        proc.signal_all(members, 15)
+        proc.signal_all(members, signal.SIGTERM)
         try:
             child.wait(3)
         except subprocess.TimeoutExpired:
-            proc.signal_all(members, 9)
+            proc.signal_all(members, signal.SIGKILL)
             child.wait(3)
 
     async def _supervise(self) -> None:

@@ -10,7 +10,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..core.errors import bad_request
+from ..core.errors import AgentError, bad_request
 from .display import Display
 
 PNG_LEVEL = 1  # zlib level: 1 is several times faster than the default 6 for a few percent more bytes
@@ -40,12 +40,16 @@ class Screen:
 
     def _png(self, box: tuple[int, int, int, int] | None) -> tuple[bytes, int, int]:
         import mss.tools
+        from mss.exception import ScreenShotError
 
-        sct = self._grabber()
         if box is None:
             box = (0, 0, self.display.width, self.display.height)
         x, y, w, h = clip(box, self.display.width, self.display.height)
-        shot = sct.grab({"left": x, "top": y, "width": w, "height": h})
+        try:
+            shot = self._grabber().grab({"left": x, "top": y, "width": w, "height": h})
+        except ScreenShotError as exc:  # the X server died or is being restarted
+            self._sct = None
+            raise AgentError("DESKTOP_NOT_AVAILABLE", 503, f"The X display is not reachable: {exc}") from None
         data = mss.tools.to_png(shot.rgb, shot.size, level=PNG_LEVEL)
         assert data is not None
         return data, w, h
