@@ -21,7 +21,7 @@ def missing_pieces() -> list[str]:
     missing = []
     if shutil.which("Xvfb") is None:
         missing.append("xvfb")
-    for module, package in (("xvfbwrapper", "xvfbwrapper"), ("mss", "mss"), ("Xlib", "python-xlib")):
+    for module, package in (("mss", "mss"), ("Xlib", "python-xlib")):
         if importlib.util.find_spec(module) is None:
             missing.append(package)
     return missing

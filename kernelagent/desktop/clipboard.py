@@ -11,6 +11,8 @@ import asyncio
 import os
 from collections import deque
 
+from kernelagent_kernels.provisioning import die_with_parent
+
 from ..core import proc
 from ..core.errors import AgentError
 from .display import Display
@@ -43,6 +45,7 @@ class Clipboard:
             stderr=asyncio.subprocess.DEVNULL,
             env=self._env(),
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # dies with the agent, even one killed outright
         )  # fmt: skip
         assert owner.stdin is not None
         owner.stdin.write(text.encode("utf-8"))

@@ -17,6 +17,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from kernelagent_kernels.provisioning import die_with_parent
+
 from ..core import proc
 from ..core.clock import iso_from_epoch
 from ..core.errors import AgentError, not_found
@@ -102,7 +104,12 @@ class Recorder:
             args = ffmpeg_args(req, d.name, d.width, d.height, s.recording_max_seconds, s.recording_max_bytes, path)
             with open(path + ".log", "wb") as log:
                 child = await asyncio.create_subprocess_exec(
-                    *args, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+                    *args,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent(),  # dies with the agent, even one killed outright
                 )
         except BaseException:
             self.running.give()

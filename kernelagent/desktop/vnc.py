@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import time
 
+from kernelagent_kernels.provisioning import die_with_parent
+
 from ..core import proc
 from ..core.errors import AgentError
 from ..models.desktop import VncInfo, VncStart
@@ -149,7 +151,12 @@ class Vnc:
             args.append("-nopw")
         with open(os.path.join(self._dir, "x11vnc.log"), "wb") as log:
             self.server = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent(),  # dies with the agent, even one killed outright
             )
         self.port, self.password_protected = port, bool(password)
         if not await self._listening(port):
