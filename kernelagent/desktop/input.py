@@ -12,6 +12,7 @@ import asyncio
 from collections import OrderedDict
 from typing import Any
 
+from ..core.errors import AgentError
 from .keys import char_keysym, chord, keysym
 from .xconn import XConnection
 
@@ -87,8 +88,8 @@ class Input:
 
         self.keymap.reset(conn, self.x.display.generation)
         code, shift = self.keymap.lookup(conn, sym)
-        if not code:
-            return
+        if not code:  # a keymap without one free keycode: nothing can be bound, say so
+            raise AgentError("KEY_NOT_TYPABLE", 422, f"No keycode is free to type keysym {sym:#x}", {"keysym": sym})
         shift_code = conn.keysym_to_keycode(keysym("Shift_L")) if shift else 0
         if press:
             if shift_code:

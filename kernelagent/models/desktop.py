@@ -194,6 +194,8 @@ class Done(TypedDict):
 
 
 class VncInfo(TypedDict):
+    """The VNC server's state, its vnc:// URL, and where the browser view and its WebSocket are."""
+
     running: bool
     display: int | None
     host: str
@@ -205,15 +207,21 @@ class VncInfo(TypedDict):
 
 
 class Clipboard(TypedDict):
+    """GET /desktop/clipboard/get."""
+
     text: str
 
 
 class ClipboardHistory(TypedDict):
+    """Texts recently set or read, oldest first (bounded)."""
+
     history: list[str]
     count: int
 
 
 class Window(TypedDict):
+    """A top-level window: int id, title, geometry on the screen, owner pid, state."""
+
     id: int
     title: str
     x: int
@@ -227,11 +235,15 @@ class Window(TypedDict):
 
 
 class WindowList(TypedDict):
+    """GET /desktop/windows (and /windows/list)."""
+
     windows: list[Window]
     count: int
 
 
 class DisplayInfo(TypedDict):
+    """The display's size; after a change, whether the X server restarted (its windows are then lost)."""
+
     width: int
     height: int
     depth: int
@@ -241,11 +253,15 @@ class DisplayInfo(TypedDict):
 
 
 class Resolutions(TypedDict):
+    """Sizes the display can be set to, and the current one."""
+
     resolutions: list[dict[str, int]]
     current: dict[str, int]
 
 
 class Recording(TypedDict):
+    """A recording: status in the SDK's enum, duration in seconds, file size in bytes."""
+
     recording_id: str
     status: Literal["recording", "stopped", "failed"]
     duration: float
@@ -259,6 +275,8 @@ class Recording(TypedDict):
 
 
 class Box(TypedDict):
+    """A rectangle on the screen (with the text read there, for OCR words and found elements)."""
+
     x: int
     y: int
     width: int
@@ -268,21 +286,29 @@ class Box(TypedDict):
 
 
 class OcrAnswer(TypedDict):
+    """The text read, and each word's box."""
+
     text: str
     words: list[Box]
 
 
 class ElementAnswer(TypedDict):
+    """Where a text is on the screen (null when it is not)."""
+
     element: Box | None
     found: bool
 
 
 class DebugLogs(TypedDict):
+    """The desktop's recent events."""
+
     logs: list[str]
     count: int
 
 
 class DebugProcess(TypedDict):
+    """One process of the desktop and its role (xvfb, window_manager, vnc, recorder, clipboard_owner)."""
+
     pid: int
     name: str
     command: str
@@ -291,5 +317,7 @@ class DebugProcess(TypedDict):
 
 
 class DebugProcesses(TypedDict):
+    """The desktop's live processes."""
+
     processes: list[DebugProcess]
     count: int
