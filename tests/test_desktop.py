@@ -546,7 +546,11 @@ def test_the_desktop_in_a_browser(desk, spawn, tmp_path):
         browser.eval("window.rfb.focus()")
         for char in f"echo typed-in-the-page > {target}\n":
             browser.key(char)
-        wait_for(lambda: target.exists() and target.read_text().strip() == "typed-in-the-page", what="the typed file")
+        wait_for(
+            lambda: target.exists() and target.read_text().strip() == "typed-in-the-page",
+            timeout=30,
+            what="the typed file",
+        )
     finally:
         browser.close()
     assert desk.get("/desktop/vnc/status").json()["running"] is True  # the bridge started the server
