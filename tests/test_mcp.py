@@ -39,6 +39,7 @@ TOOL_NAMES = {
     "job_status",
     "job_kill",
 }
+DESKTOP_TOOLS = {"desktop_screenshot", "desktop_click", "desktop_type", "desktop_key"}  # where a desktop runs
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -48,7 +49,7 @@ def transport(request) -> str:
 
 def test_tool_list_and_schemas(agent, transport):
     listed = run(agent, transport, lambda c: c.list_tools()).tools
-    assert {t.name for t in listed} == TOOL_NAMES
+    assert {t.name for t in listed} == TOOL_NAMES | DESKTOP_TOOLS
     by_name = {t.name: t for t in listed}
     schema = by_name["run_code"].input_schema
     expected = RunCodeArgs.model_json_schema()
@@ -347,3 +348,44 @@ def test_large_file_write_over_http(agent):
     result = run(agent, "http-session", lambda c: c.call_tool("file_write", {"path": path, "content": content}))
     assert not result.is_error, texts(result)
     assert os.path.getsize(path) == 5 << 20
+
+
+def test_desktop_tools_where_the_desktop_runs(agent, transport):
+    assert agent.get("/health").json()["features"]["desktop"] is True  # the set-up installs the desktop
+
+    async def body(c):
+        names = {t.name for t in (await c.list_tools()).tools}
+        shot = await c.call_tool("desktop_screenshot", {})
+        clicked = await c.call_tool("desktop_click", {"x": 5, "y": 5})
+        typed = await c.call_tool("desktop_type", {"text": "héllo", "delay_ms": 0})
+        pressed = await c.call_tool("desktop_key", {"key": "esc"})
+        return names, shot, clicked, typed, pressed
+
+    names, shot, clicked, typed, pressed = run(agent, transport, body)
+    assert names >= DESKTOP_TOOLS
+    image = shot.content[0]
+    assert not shot.is_error and image.type == "image" and image.mime_type == "image/png"
+    png = base64.b64decode(image.data)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    display = agent.get("/desktop/display").json()
+    assert (width, height) == (display["width"], display["height"])
+    for result in (clicked, typed, pressed):
+        assert not result.is_error, texts(result)
+
+
+def test_desktop_key_unknown_name_is_an_argument_error(agent, transport):
+    async def body(c):
+        try:
+            return await c.call_tool("desktop_key", {"key": "no-such-key"})
+        except MCPError as exc:  # raised inside the client's task group, so caught here
+            return exc
+
+    error = run(agent, transport, body)
+    assert isinstance(error, MCPError) and error.data["argument"] == "key", error
+
+
+def test_no_desktop_tools_without_a_desktop(agent_factory):
+    a = agent_factory(desktop="false")
+    names = {t.name for t in run(a, "http", lambda c: c.list_tools()).tools}
+    assert not DESKTOP_TOOLS & names and "run_code" in names

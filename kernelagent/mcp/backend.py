@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from ..models.commands import CommandRequest, CommandResult
+from ..models.desktop import Click, Done, Press, TypeText
 from ..models.execute import ContextCreate, ContextDeleted, ContextInfo, ContextList, ExecuteAnswer, ExecuteRequest
 from ..models.files import FileContent, FileList, FileResponse, ReadQuery, WriteRequest
 from ..models.jobs import BackgroundExecuteRequest, BackgroundStarted, JobRecord, KillAnswer
@@ -37,6 +38,11 @@ class Backend(Protocol):
     async def write_file(self, req: WriteRequest) -> FileResponse: ...
     async def list_files(self, path: str | None) -> FileList: ...
     async def remove_file(self, path: str) -> FileResponse: ...
+    async def desktop_available(self) -> bool: ...
+    async def screenshot(self) -> bytes: ...
+    async def click(self, req: Click) -> Done: ...
+    async def type_text(self, req: TypeText) -> Done: ...
+    async def press(self, req: Press) -> Done: ...
 
 
 class LocalBackend:
@@ -91,3 +97,22 @@ class LocalBackend:
 
     async def remove_file(self, path: str) -> FileResponse:
         return await self.services.files.remove(path)
+
+    async def desktop_available(self) -> bool:
+        return self.services.desktop.available
+
+    async def screenshot(self) -> bytes:
+        self.services.desktop.require()
+        return await self.services.desktop.screenshot()
+
+    async def click(self, req: Click) -> Done:
+        self.services.desktop.require()
+        return await self.services.desktop.click(req)
+
+    async def type_text(self, req: TypeText) -> Done:
+        self.services.desktop.require()
+        return await self.services.desktop.type_text(req)
+
+    async def press(self, req: Press) -> Done:
+        self.services.desktop.require()
+        return await self.services.desktop.press(req)

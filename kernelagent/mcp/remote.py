@@ -16,6 +16,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..core.errors import AgentError
 from ..models.commands import CommandRequest, CommandResult
+from ..models.desktop import Click, Done, Press, TypeText
 from ..models.execute import ContextCreate, ContextDeleted, ContextInfo, ContextList, ExecuteAnswer, ExecuteRequest
 from ..models.files import FileContent, FileList, FileResponse, ReadQuery, WriteRequest
 from ..models.jobs import BackgroundExecuteRequest, BackgroundStarted, JobRecord, KillAnswer
@@ -46,6 +47,10 @@ class RemoteBackend:
 
     async def call(self, method: str, path: str, body: bytes | None = None, timeout: float = SHORT_TIMEOUT) -> Any:
         """One route's JSON answer; an error status raises the AgentError of its envelope."""
+        return json.loads(await self.fetch(method, path, body, timeout) or b"null")
+
+    async def fetch(self, method: str, path: str, body: bytes | None = None, timeout: float = SHORT_TIMEOUT) -> bytes:
+        """One route's answer as bytes; an error status raises the AgentError of its envelope."""
         request = HTTPRequest(
             self.url + path,
             method=method,
@@ -61,15 +66,34 @@ class RemoteBackend:
             raise AgentError("AGENT_UNREACHABLE", 502, f"Cannot reach the agent at {self.url}: {exc}") from None
         if response.code == 599:  # Tornado's code for a timeout or a connection failure
             raise AgentError("AGENT_UNREACHABLE", 502, f"No answer from the agent at {self.url}: {response.error}")
-        try:
-            data = json.loads(response.body or b"null")
-        except ValueError:
-            data = None
         if response.code >= 400:
+            try:
+                data = json.loads(response.body or b"null")
+            except ValueError:
+                data = None
             if isinstance(data, dict) and "code" in data:
                 raise AgentError(str(data["code"]), response.code, str(data.get("message", "")), data.get("details"))
             raise AgentError("AGENT_ERROR", response.code, f"The agent answered {response.code}")
-        return data
+        return bytes(response.body or b"")
+
+    async def desktop_available(self) -> bool:
+        health = await self.call("GET", "/health")
+        return bool(health.get("features", {}).get("desktop"))
+
+    async def screenshot(self) -> bytes:
+        return await self.fetch("GET", "/desktop/screenshot")
+
+    async def click(self, req: Click) -> Done:
+        done: Done = await self.call("POST", "/desktop/mouse/click", _wire(req))
+        return done
+
+    async def type_text(self, req: TypeText) -> Done:
+        done: Done = await self.call("POST", "/desktop/keyboard/type", _wire(req), _run_timeout(req.seconds))
+        return done
+
+    async def press(self, req: Press) -> Done:
+        done: Done = await self.call("POST", "/desktop/keyboard/press", _wire(req))
+        return done
 
     async def execute(self, req: ExecuteRequest) -> ExecuteAnswer:
         answer: ExecuteAnswer = await self.call("POST", "/execute", _wire(req), _run_timeout(req.timeout))

@@ -59,7 +59,8 @@ def build_server(backend: Backend) -> Server[Any]:
     """An MCP server whose tools call `backend`."""
 
     async def on_list_tools(ctx: Any, params: Any) -> ListToolsResult:
-        return ListToolsResult(tools=[tool.spec() for tool in TOOLS])
+        desktop = await backend.desktop_available()
+        return ListToolsResult(tools=[tool.spec() for tool in TOOLS if desktop or not tool.desktop])
 
     async def on_call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
         return await call_tool(backend, params.name, params.arguments)

@@ -7,14 +7,16 @@ client sees is the same model's JSON schema.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult, ImageContent, ToolAnnotations
 from mcp_types import Tool as ToolSpec
 
 from ..models.commands import CommandRequest
+from ..models.desktop import Click, Press, TypeText
 from ..models.execute import ContextCreate, ExecuteRequest
 from ..models.files import ReadQuery, WriteRequest
 from ..models.jobs import BackgroundExecuteRequest
@@ -47,6 +49,7 @@ class Tool:
     call: Call
     read_only: bool = False
     destructive: bool = False
+    desktop: bool = False  # listed only where the agent has a desktop
 
     def spec(self) -> ToolSpec:
         schema = self.args.model_json_schema()
@@ -85,6 +88,23 @@ async def _context_delete(backend: Backend, args: ContextRef) -> CallToolResult:
 
 async def _context_notebook(backend: Backend, args: ContextRef) -> CallToolResult:
     return render.json_result(await backend.context_notebook(args.context_id))
+
+
+async def _screenshot(backend: Backend, args: NoArgs) -> CallToolResult:
+    png = await backend.screenshot()
+    return CallToolResult(content=[ImageContent(data=base64.b64encode(png).decode(), mime_type="image/png")])
+
+
+async def _click(backend: Backend, args: Click) -> CallToolResult:
+    return render.json_result(await backend.click(args))
+
+
+async def _type(backend: Backend, args: TypeText) -> CallToolResult:
+    return render.json_result(await backend.type_text(args))
+
+
+async def _key(backend: Backend, args: Press) -> CallToolResult:
+    return render.json_result(await backend.press(args))
 
 
 async def _file_read(backend: Backend, args: Any) -> CallToolResult:
@@ -222,6 +242,38 @@ TOOLS = [
         read_only=True,
     ),
     Tool("job_kill", "Kill a background job and its whole process tree.", JobRef, _job_kill, destructive=True),
+    Tool(
+        "desktop_screenshot",
+        "A PNG of the whole virtual desktop, as an image. Look before you click: coordinates are pixels from "
+        "the top left.",
+        NoArgs,
+        _screenshot,
+        read_only=True,
+        desktop=True,
+    ),
+    Tool(
+        "desktop_click",
+        "Click at (x, y) on the desktop (left, right or middle button; clicks=2 for a double click). Without x "
+        "and y, clicks where the pointer is.",
+        Click,
+        _click,
+        desktop=True,
+    ),
+    Tool(
+        "desktop_type",
+        "Type text into the focused window: any Unicode, delay_ms between characters (default 10).",
+        TypeText,
+        _type,
+        desktop=True,
+    ),
+    Tool(
+        "desktop_key",
+        "Press one key or a chord on the desktop: enter, esc, tab, ctrl+c, alt+f4, super, pagedown, F5... "
+        "An unknown key name is an error naming it.",
+        Press,
+        _key,
+        desktop=True,
+    ),
 ]
 
 BY_NAME = {tool.name: tool for tool in TOOLS}
