@@ -43,9 +43,10 @@ class Services:
         commands = CommandService(settings, env)
         uptime = Uptime()
         metrics = Metrics(settings, engine, cache, terminals, uptime)
+        auth = Authenticator(settings)
         return cls(
             settings=settings,
-            auth=Authenticator(settings),
+            auth=auth,
             env=env,
             engine=engine,
             cache=cache,
@@ -54,7 +55,7 @@ class Services:
             uptime=uptime,
             files=FileService(settings),
             commands=commands,
-            jobs=JobService(settings, engine, commands),
+            jobs=JobService(settings, engine, commands, agent_token=auth.accepts),
         )
 
     async def start(self) -> None:

@@ -93,6 +93,8 @@ class Settings:
     webhook_retries: int = 3  # further attempts after a failed delivery
     webhook_backoff: float = 1.0  # first retry delay in seconds, doubled each time (capped at 60)
     webhook_timeout: float = 10.0  # per delivery attempt
+    webhook_allow_private: bool = False  # allow loopback, link-local, private and multicast destinations
+    webhook_max_response_bytes: int = 64 << 10  # receiver's answer (headers, body) read at most; body discarded
 
     def languages_warm(self, available: list[str]) -> list[str]:
         """The available languages that start warm ("all" means every one)."""

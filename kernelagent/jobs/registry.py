@@ -17,12 +17,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..commands import CommandRun, CommandService
 from ..core.clock import iso_from_epoch, utc_now_iso
-from ..core.errors import AgentError, not_found
+from ..core.errors import AgentError, bad_request, not_found
 from ..core.limits import Limiter
 from ..core.workdir import resolve_workdir
 from ..engine import Engine
@@ -64,8 +64,15 @@ class JobService:
     registration until the job is done.
     """
 
-    def __init__(self, settings: Settings, engine: Engine, commands: CommandService):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        commands: CommandService,
+        agent_token: Callable[[str], bool] | None = None,
+    ):
         self.settings = settings
+        self.agent_token = agent_token  # does a header value carry a token of this agent?
         self.engine = engine
         self.commands = commands
         self.jobs: dict[str, Job] = {}  # insertion order: oldest first
@@ -165,8 +172,15 @@ class JobService:
         }
 
     async def start_async(self, req: AsyncExecuteRequest) -> AsyncQueued:
+        headers = dict(req.callback_headers or {})
+        for name, value in headers.items():  # the agent's own credentials never leave it
+            if self.agent_token is not None and self.agent_token(value):
+                raise bad_request(
+                    f"callback_headers.{name} carries a token of this agent; it is never forwarded",
+                    field=f"callback_headers.{name}",
+                )
         job, run = self._execution(req, "async", self.settings.async_timeout)
-        job.webhook = Webhook(req.callback_url, dict(req.callback_headers or {}), req.callback_signature_secret or None)
+        job.webhook = Webhook(req.callback_url, headers, req.callback_signature_secret or None)
         self._spawn(job, self._run_execution(job, run))
         return {
             "execution_id": job.id,
