@@ -114,3 +114,27 @@ def test_webhook_answer_is_not_read_whole(agent):
         assert webhook["attempts"] == 1 and hook.hits == 1
     finally:
         hook.close()
+
+
+# --- class 2: bad input that reaches deep code ---
+
+
+def test_symlink_loop_is_a_400_on_every_file_route(agent):
+    loop = agent.workspace / "harden-loop"
+    if not loop.is_symlink():
+        loop.symlink_to("harden-loop")
+    path = str(loop)
+    answers = {
+        "read": agent.get("/files/read", params={"path": path}),
+        "list": agent.get("/files/list", params={"path": path}),
+        "download": agent.get("/files/download", params={"path": path}),
+        "write": agent.post("/files/write", json={"path": path, "content": "x"}),
+        "write under": agent.post("/files/write", json={"path": path + "/x", "content": "x"}),
+        "mkdir under": agent.post("/files/mkdir", json={"path": path + "/x"}),
+        "upload": agent.post("/files/upload", data={"path": path}, files={"file": ("f", b"x")}),
+    }
+    for name, r in answers.items():
+        assert r.status_code < 500, (name, r.status_code, r.text)
+    for name in ("read", "list", "download", "write"):
+        body = answers[name].json()
+        assert answers[name].status_code == 400 and body["code"] == "INVALID_PATH", (name, body)
