@@ -78,6 +78,7 @@ class Settings:
     # shell commands
     command_timeout: float = 30.0  # /commands/run when the request gives no timeout
     kill_grace: float = 3.0  # after SIGTERM to a process tree, how long before SIGKILL
+    shutdown_timeout: float = 10.0  # on SIGTERM, how long an orderly stop may take before every child is SIGKILLed
 
     # background jobs (background and webhook executions, background commands)
     background_timeout: float = 300.0  # default timeout of /execute/background and /commands/background

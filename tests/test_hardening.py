@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psutil
 from conftest import make_token
 
 
@@ -138,3 +140,19 @@ def test_symlink_loop_is_a_400_on_every_file_route(agent):
     for name in ("read", "list", "download", "write"):
         body = answers[name].json()
         assert answers[name].status_code == 400 and body["code"] == "INVALID_PATH", (name, body)
+
+
+# --- class 1: registered work that cannot finish; shutdown bounded whatever state jobs are in ---
+
+
+def test_shutdown_is_bounded_with_a_job_that_ignores_sigterm(agent_factory):
+    agent = agent_factory(kill_grace="60", shutdown_timeout="3")
+    r = agent.post("/commands/background", {"command": "trap '' TERM; echo ready; while :; do sleep 0.2; done"})
+    assert r.status_code == 200, r.text
+    pid = r.json()["pid"]
+    wait_for(lambda: "ready" in agent.get(f"/execute/processes/{r.json()['process_id']}").json()["stdout"])
+    t0 = time.monotonic()
+    agent.proc.send_signal(signal.SIGTERM)
+    agent.proc.wait(30)
+    assert time.monotonic() - t0 < 10, "shutdown waited on a job that ignores SIGTERM"
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 5)

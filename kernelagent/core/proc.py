@@ -104,3 +104,11 @@ async def kill_tree(
             pass
     signal_all(survivors, signal.SIGKILL, pgid)
     return len(survivors)
+
+
+def kill_children_now() -> int:
+    """SIGKILL every descendant of the agent at once (the last step of a shutdown that ran out of
+    time); how many there were."""
+    procs = descendants(os.getpid())[1:]
+    signal_all(procs, signal.SIGKILL)
+    return len(procs)

@@ -134,6 +134,17 @@ class JobService:
     def _spawn(self, job: Job, coro: Coroutine[Any, Any, None]) -> None:
         job.task = asyncio.create_task(coro)
 
+    def _spawn_or_finish(self, job: Job, coro: Coroutine[Any, Any, None]) -> None:
+        """Spawn a registered job's work; if even that fails, the record is finished and its slot freed."""
+        try:
+            self._spawn(job, coro)
+        except BaseException:
+            coro.close()
+            job.finish("failed", 1, {"code": "INTERNAL_ERROR", "message": "the job could not be started"})
+            job.running.set()
+            self._settle(job)
+            raise
+
     # --- background and webhook executions ---
 
     def _execution(
@@ -152,7 +163,7 @@ class JobService:
 
     async def start_background(self, req: BackgroundExecuteRequest) -> BackgroundStarted:
         job, run = self._execution(req, "background", self.settings.background_timeout)
-        self._spawn(job, self._run_execution(job, run))
+        self._spawn_or_finish(job, self._run_execution(job, run))
         try:
             await asyncio.wait_for(asyncio.shield(job.running.wait()), START_WAIT)
         except TimeoutError:
@@ -181,7 +192,7 @@ class JobService:
                 )
         job, run = self._execution(req, "async", self.settings.async_timeout)
         job.webhook = Webhook(req.callback_url, headers, req.callback_signature_secret or None)
-        self._spawn(job, self._run_execution(job, run))
+        self._spawn_or_finish(job, self._run_execution(job, run))
         return {
             "execution_id": job.id,
             "process_id": job.id,
@@ -233,8 +244,10 @@ class JobService:
         job.command = spec.display
         job.language = "shell"
         self._register(job)
-        run = job.command_run = self.commands.new_run(spec, sink=job.on_stream, limit=self.settings.job_output_bytes)
-        try:
+        try:  # whatever fails between registration and the spawn finishes the record and frees its slot
+            run = job.command_run = self.commands.new_run(
+                spec, sink=job.on_stream, limit=self.settings.job_output_bytes
+            )
             started = await run.start()
         except BaseException:
             job.finish("failed", 1)
@@ -286,4 +299,7 @@ class JobService:
                 await killing
         elif job.task is not None and not job.task.done():
             job.task.cancel()
+        elif job.task is None or job.task.done():  # nothing runs that could finish it: finish it here
+            job.finish("killed", 137, {"code": "KILLED", "message": why})
+            self._settle(job)
         await job.done.wait()
