@@ -54,6 +54,7 @@ class Settings:
     # HTTP
     max_body_bytes: int = 64 << 20
     http_read_bytes: int = 256 << 10  # most bytes read from a socket at once (Tornado's chunk_size)
+    ws_buffer_bytes: int = 4 << 20  # /execute/stream output waiting for a slow client; past it frames are dropped
 
     # execution cache (answers kept per Idempotency-Key)
     cache_max_entries: int = 1024
@@ -87,6 +88,7 @@ class Settings:
     job_retention: float = 3600.0  # finished job records are kept this many seconds
     job_retention_count: int = 200  # and at most this many finished records (oldest dropped first)
     job_output_bytes: int = 1 << 20  # per stream, per job, kept in memory (the record's stdout/stderr)
+    job_result_bytes: int = 1 << 20  # per job: result and rich outputs its finished record keeps
     job_spill_bytes: int = 256 << 20  # per stream, per job, written to the spill file
     spill_dir: str = ""  # where full job output is written; default <state_dir>/jobs
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import psutil
+import pytest
+import websockets
 from conftest import make_token
+from websockets.asyncio.client import connect
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
@@ -156,3 +162,94 @@ def test_shutdown_is_bounded_with_a_job_that_ignores_sigterm(agent_factory):
     agent.proc.wait(30)
     assert time.monotonic() - t0 < 10, "shutdown waited on a job that ignores SIGTERM"
     wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 5)
+
+
+# --- class 3: unbounded memory ---
+
+
+def test_result_is_capped_like_stdout(agent):
+    out = agent.execute("'x' * 3_000_000")
+    assert len(out["result"].encode()) < (1 << 20) + 200, len(out["result"])
+    assert out["truncated"] is True and out["truncation"]["result"] is True
+    assert "output truncated by kernelagent" in out["result"]
+
+
+def finished(rec: dict) -> dict | None:
+    return rec if rec["status"] in ("completed", "failed", "killed", "timeout") else None
+
+
+def test_finished_job_records_keep_bounded_results(agent):
+    code = "from IPython.display import HTML, display\ndisplay(HTML('<p>' + 'x' * 3_000_000))\n'y' * 3_000_000"
+    pid = agent.post("/execute/background", {"code": code}).json()["process_id"]
+    rec = wait_for(
+        lambda: (lambda r: r if r["status"] == "completed" else None)(agent.get(f"/execute/processes/{pid}").json())
+    )
+    assert len(json.dumps(rec)) < 2 << 20, len(json.dumps(rec))
+    assert rec["truncated"] is True and rec["rich_outputs"] == [] and "html" not in rec
+    listing = agent.get("/execute/processes")
+    assert len(listing.content) < 8 << 20
+
+
+def ws(agent, path: str) -> str:
+    return agent.url.replace("http://", "ws://") + path
+
+
+def test_stream_to_a_client_that_does_not_read_is_bounded(agent_factory):
+    agent = agent_factory(ws_buffer_bytes=str(64 << 10), max_stdout_bytes=str(64 << 20))
+    code = "import sys\nfor i in range(60):\n    sys.stdout.write('x' * 500_000 + '\\n'); sys.stdout.flush()\n"
+
+    async def slow_reader():
+        headers = {"Authorization": f"Bearer {agent.token}"}
+        async with connect(ws(agent, "/execute/stream"), additional_headers=headers, max_queue=1) as sock:
+            await sock.send(json.dumps({"type": "execute", "code": code, "timeout": 60}))
+            await asyncio.sleep(6)  # not reading while the cell prints 30 MB
+            async for raw in sock:
+                frame = json.loads(raw)
+                if frame["type"] == "result":
+                    return frame
+        return None
+
+    async def vanishing_reader():
+        headers = {"Authorization": f"Bearer {agent.token}"}
+        sock = await connect(ws(agent, "/execute/stream"), additional_headers=headers, max_queue=1)
+        await sock.send(json.dumps({"type": "execute", "code": code, "timeout": 60}))
+        await asyncio.sleep(2)
+        sock.transport.abort()  # gone mid-stream, with writes pending
+
+    result = asyncio.run(slow_reader())
+    assert result is not None and result["dropped_frames"] > 0 and result["truncated"] is True, result
+    asyncio.run(vanishing_reader())
+    time.sleep(2)
+    assert agent.execute("1")["success"]
+    assert "exception was never retrieved" not in agent.log.read_text()
+
+
+def test_made_up_methods_add_no_metrics_series(agent):
+    for method in ("FOO1", "FOO2", "FOO3"):
+        httpx.request(method, agent.url + "/execute")
+    text = agent.get("/metrics/prometheus").text
+    assert "FOO" not in text
+
+
+# --- class 4: sessions outlive their token ---
+
+
+@pytest.mark.parametrize("path", ["/execute/stream", "/files/watch", "/terminal"])
+def test_sockets_close_when_their_token_expires(agent_factory, path):
+    agent = agent_factory(jwt_leeway="0")
+    token = make_token(ttl=2)
+
+    async def session():
+        async with connect(ws(agent, path) + f"?token={token}") as sock:
+            t0 = time.monotonic()
+            try:
+                while True:
+                    await asyncio.wait_for(sock.recv(), 10)
+            except websockets.exceptions.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None, time.monotonic() - t0
+            except TimeoutError:
+                return None, time.monotonic() - t0
+
+    code, elapsed = asyncio.run(session())
+    assert code == 4001 and elapsed < 6, (code, elapsed)
+    assert token not in agent.log.read_text()  # the query-string token is redacted from the access log

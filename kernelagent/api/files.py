@@ -219,6 +219,7 @@ class WatchHandler(AuthWebSocketHandler):
             self.session.stop_all()
 
     def on_close(self) -> None:
+        super().on_close()
         if self.session is not None:
             self.session.stop_all()
 

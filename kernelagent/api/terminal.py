@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
-
-from tornado.ioloop import IOLoop
 
 from ..core.errors import AgentError
 from ..models.base import parse_object
@@ -25,7 +22,6 @@ from ..terminal import Terminal
 from .base import AuthWebSocketHandler, error_frame
 from .routing import Route
 
-CLOSE_TOKEN_EXPIRED = 4001  # application close code (4000-4999)
 CLOSE_TRY_AGAIN = 1013
 
 
@@ -34,7 +30,6 @@ class TerminalHandler(AuthWebSocketHandler):
 
     terminal: Terminal | None = None
     _pump: asyncio.Task[None] | None = None
-    _expiry = None
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
@@ -46,10 +41,6 @@ class TerminalHandler(AuthWebSocketHandler):
             self.close(CLOSE_TRY_AGAIN if exc.status == 429 else 1008, exc.message[:120])
             return
         self._pump = asyncio.ensure_future(self._pump_output())
-        exp = (self.claims or {}).get("exp")
-        if isinstance(exp, (int, float)):
-            delay = exp + self.services.settings.jwt_leeway - time.time()
-            self._expiry = IOLoop.current().call_later(max(delay, 0), self._token_expired)
 
     async def _pump_output(self) -> None:
         term = self.terminal
@@ -64,10 +55,6 @@ class TerminalHandler(AuthWebSocketHandler):
         code = await term.wait()
         self.send_json({"type": "exit", "code": code})
         self.close(1000, "shell exited")
-
-    def _token_expired(self) -> None:
-        self.send_json(error_frame("INVALID_TOKEN", "Token has expired"))
-        self.close(CLOSE_TOKEN_EXPIRED, "Token has expired")
 
     async def on_message(self, message: str | bytes) -> None:
         if self.terminal is None:
@@ -90,8 +77,7 @@ class TerminalHandler(AuthWebSocketHandler):
             self.terminal.resize(parsed.cols, parsed.rows)
 
     def on_close(self) -> None:
-        if self._expiry is not None:
-            IOLoop.current().remove_timeout(self._expiry)
+        super().on_close()
         if self._pump is not None:
             self._pump.cancel()
         if self.terminal is not None:

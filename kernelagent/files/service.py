@@ -91,8 +91,11 @@ class FileService:
     async def write(self, request: WriteRequest) -> FileResponse:
         raw = request.path
         path = self.policy.resolve(raw)
-        data = request.data()
         limit = self.settings.max_write_bytes
+        least = request.least_size()
+        if least > limit:  # before decoding: a refused content is never copied
+            raise too_large(raw, least, limit, "Content", "; use POST /files/upload for large files")
+        data = request.data()
         if len(data) > limit:
             raise too_large(raw, len(data), limit, "Content", "; use POST /files/upload for large files")
         if request.overwrite is False and await self.run(os.path.lexists, path):

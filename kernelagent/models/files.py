@@ -139,6 +139,14 @@ class WriteRequest(RequestModel):
     mode: FileMode = None
     overwrite: bool | None = Field(None, description="false: refuse (409) if the path exists")
 
+    def least_size(self) -> int:
+        """The fewest bytes the content can decode to, known without decoding it (so a size limit
+        is checked before a copy is made): base64 is 3 bytes per 4 characters less its padding,
+        UTF-8 at least one byte per character."""
+        if self.encoding == "base64":
+            return len(self.content) // 4 * 3 - self.content[-2:].count("=")
+        return len(self.content)
+
     def data(self) -> bytes:
         """The bytes to write: the content decoded from base64, or encoded as UTF-8."""
         if self.encoding == "base64":
