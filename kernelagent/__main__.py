@@ -40,6 +40,8 @@ async def serve(settings: Settings) -> None:
         xheaders=False,
         chunk_size=settings.http_read_bytes,
         max_body_size=settings.max_body_bytes,
+        idle_connection_timeout=settings.idle_timeout,  # also bounds waiting for a request's headers
+        body_timeout=settings.body_timeout,
     )
     if settings.jwt_secret and not settings.jwt_public_key:
         token = services.auth.mint()

@@ -54,6 +54,8 @@ class Settings:
     # HTTP
     max_body_bytes: int = 64 << 20
     http_read_bytes: int = 256 << 10  # most bytes read from a socket at once (Tornado's chunk_size)
+    idle_timeout: float = 300.0  # a connection waiting this long for a request's headers is closed
+    body_timeout: float = 3600.0  # a request body (an upload included) must arrive within this many seconds
     ws_buffer_bytes: int = 4 << 20  # /execute/stream output waiting for a slow client; past it frames are dropped
 
     # execution cache (answers kept per Idempotency-Key)
@@ -73,6 +75,7 @@ class Settings:
     file_chunk_bytes: int = 1 << 20  # download chunk and upload write size
     upload_window_bytes: int = 8 << 20  # upload bytes queued for the writer thread before reading pauses
     max_watchers: int = 64  # /files/watch watches at once
+    max_watchers_per_connection: int = 16  # of those, on one /files/watch connection (0: no own limit)
     max_transfers: int = 32  # uploads and downloads at once (each holds a thread)
     max_list_entries: int = 10000  # entries one /files/list answers with; past it truncated: true
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -253,3 +254,57 @@ def test_sockets_close_when_their_token_expires(agent_factory, path):
     code, elapsed = asyncio.run(session())
     assert code == 4001 and elapsed < 6, (code, elapsed)
     assert token not in agent.log.read_text()  # the query-string token is redacted from the access log
+
+
+# --- class 6: limits that races or sizes get past ---
+
+
+def closed_within(agent, payload: bytes, seconds: float) -> bool:
+    """Open a raw connection, send `payload`, and say whether the agent closed it in time."""
+    host, port = agent.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(payload)
+        sock.settimeout(seconds)
+        try:
+            while sock.recv(4096):
+                pass
+            return True
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            return True
+
+
+def test_idle_and_slow_connections_are_closed(agent_factory):
+    agent = agent_factory(idle_timeout="1", body_timeout="2")
+    assert closed_within(agent, b"", 5), "an idle connection was held open"
+    assert closed_within(agent, b"GET /health HTTP/1.1\r\nHost: x\r\n", 5), "half-sent headers were waited on"
+    body = b"POST /execute HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+    assert closed_within(agent, body, 6), "a body that never ends was waited on"
+    assert agent.get("/health").status_code == 200
+
+
+def test_one_connection_cannot_take_every_watch(agent_factory):
+    agent = agent_factory(max_watchers="4", max_watchers_per_connection="2")
+    for i in range(4):
+        (agent.workspace / f"d{i}").mkdir()
+
+    async def greedy():
+        headers = {"Authorization": f"Bearer {agent.token}"}
+        async with connect(ws(agent, "/files/watch"), additional_headers=headers) as first:
+            for i in range(3):
+                await first.send(json.dumps({"action": "watch", "path": str(agent.workspace / f"d{i}")}))
+            await first.send(json.dumps({"action": "ping"}))
+            frames = []
+            while not frames or frames[-1]["type"] != "pong":
+                frames.append(json.loads(await first.recv()))
+            async with connect(ws(agent, "/files/watch"), additional_headers=headers) as second:
+                await second.send(json.dumps({"action": "watch", "path": str(agent.workspace / "d3")}))
+                await second.send(json.dumps({"action": "ping"}))
+                other = json.loads(await second.recv())
+            return frames, other
+
+    frames, other = asyncio.run(greedy())
+    errors = [f for f in frames if f["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["code"] == "RATE_LIMIT_EXCEEDED", frames
+    assert other["type"] == "pong", other  # the second connection still got its watch
