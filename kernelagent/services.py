@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .auth import Authenticator
 from .commands import CommandService
 from .core.clock import Uptime
+from .core.statedir import private_dir
 from .engine import Engine
 from .environment import EnvStore
 from .files import FileService
@@ -59,6 +60,7 @@ class Services:
         )
 
     async def start(self) -> None:
+        private_dir(self.settings.state_dir)  # 0700 even where it existed wider
         os.makedirs(self.settings.workspace, exist_ok=True)
         await self.engine.start()
         await self.jobs.start()

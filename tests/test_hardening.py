@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import signal
 import socket
+import stat
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 import websockets
-from conftest import make_token
+from conftest import make_token, start_agent
 from websockets.asyncio.client import connect
 
 
@@ -308,3 +313,34 @@ def test_one_connection_cannot_take_every_watch(agent_factory):
     errors = [f for f in frames if f["type"] == "error"]
     assert len(errors) == 1 and errors[0]["code"] == "RATE_LIMIT_EXCEEDED", frames
     assert other["type"] == "pong", other  # the second connection still got its watch
+
+
+# --- class 8: secrets and leftovers ---
+
+
+def test_state_dir_is_private_and_holds_the_runtime_dir(tmp_path):
+    short = Path(tempfile.mkdtemp(prefix="ka", dir="/tmp"))  # kernels' socket paths must stay short
+    state = short / "state"
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    stale = state / "runtime" / "run-4194999"  # a killed agent's leftover, keys included
+    stale.mkdir(parents=True)
+    (stale / "kernel-x.json").write_text('{"key": "secret"}')
+    agent = start_agent(tmp_path, {"KERNELAGENT_WARM_LANGUAGES": "python", "KERNELAGENT_STATE_DIR": str(state)})
+    run = state / "runtime" / f"run-{agent.proc.pid}"
+    try:
+        assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
+        assert not stale.exists()
+        assert stat.S_IMODE(os.stat(run).st_mode) & 0o777 == 0o700  # (jupyter adds the sticky bit)
+        assert list(run.glob("kernel-*.json")), "the kernels' connection files live under the state dir"
+    finally:
+        agent.close()
+        assert not run.exists()
+        shutil.rmtree(short, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", ["4755", "2755", "1777", "6777", "0o4700"])
+def test_files_write_refuses_privileged_modes(agent, mode):
+    r = agent.post("/files/write", {"path": str(agent.workspace / "suid"), "content": "x", "mode": mode})
+    assert r.status_code == 400 and r.json()["details"]["field"] == "mode", r.text
+    assert not (agent.workspace / "suid").exists()

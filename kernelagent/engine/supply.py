@@ -18,6 +18,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from kernelagent_kernels import kernelspecs_dir
 
 from ..core.errors import AgentError
+from ..core.statedir import fresh_run_dir
 from ..environment import agent_base_env
 from ..settings import Settings
 from .kernel import Kernel
@@ -27,6 +28,19 @@ from .pool import KernelPool
 log = logging.getLogger("kernelagent.engine")
 
 KERNELS_DIR = kernelspecs_dir()  # the kernelspecs, package data of kernelagent_kernels
+
+
+# A kernel's IPC socket path, `<runtime>/kernel-<uuid>-ipc-<n>`, must fit in sun_path (107 bytes).
+MAX_RUNTIME_PATH = 107 - len("/kernel-") - 36 - len("-ipc-99") - len("/run-4194304")
+
+
+def runtime_base(state_dir: str) -> str:
+    """Where run directories with kernel connection files go: `<state_dir>/runtime`, or, where
+    that path is too long for the kernels' sockets, a private `kernelagent-<uid>` dir in /tmp."""
+    base = os.path.join(os.path.abspath(state_dir), "runtime")
+    if len(base.encode()) <= MAX_RUNTIME_PATH:
+        return base
+    return os.path.join(tempfile.gettempdir(), f"kernelagent-{os.getuid()}")
 
 
 class KernelSupply:
@@ -41,8 +55,8 @@ class KernelSupply:
         self._retiring: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        self.runtime_dir = tempfile.mkdtemp(prefix="kernelagent-")
-        os.chmod(self.runtime_dir, 0o700)
+        # under the state dir (0700), not /tmp; a killed agent's leftover is cleared here
+        self.runtime_dir = fresh_run_dir(runtime_base(self.settings.state_dir))
         self.available = self._find_languages()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
         self.pool = KernelPool(self._start_kernel, sizes)

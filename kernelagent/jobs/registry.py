@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -24,6 +23,7 @@ from ..commands import CommandRun, CommandService
 from ..core.clock import iso_from_epoch, utc_now_iso
 from ..core.errors import AgentError, bad_request, not_found
 from ..core.limits import Limiter
+from ..core.statedir import fresh_run_dir
 from ..core.workdir import resolve_workdir
 from ..engine import Engine
 from ..models.base import within_max_timeout
@@ -81,8 +81,7 @@ class JobService:
 
     async def start(self) -> None:
         base = self.settings.spill_dir or os.path.join(self.settings.state_dir, "jobs")
-        os.makedirs(base, mode=0o700, exist_ok=True)
-        self.spill_dir = tempfile.mkdtemp(prefix="run-", dir=base)
+        self.spill_dir = fresh_run_dir(base)  # a killed agent's leftover spill files are cleared here
 
     async def stop(self) -> None:
         running = [j for j in self.jobs.values() if not j.finished]

@@ -50,6 +50,8 @@ def _octal_mode(value: Any) -> Any:
         raise ValueError(f"invalid mode {value!r}: expected an octal string such as '0644'") from None
     if not 0 <= bits <= 0o7777:
         raise ValueError(f"invalid mode {value!r}: out of range")
+    if bits & 0o7000:  # a file written through the API never gains privileges
+        raise ValueError(f"invalid mode {value!r}: setuid, setgid and sticky bits are not allowed")
     return bits
 
 
