@@ -344,3 +344,73 @@ def test_files_write_refuses_privileged_modes(agent, mode):
     r = agent.post("/files/write", {"path": str(agent.workspace / "suid"), "content": "x", "mode": mode})
     assert r.status_code == 400 and r.json()["details"]["field"] == "mode", r.text
     assert not (agent.workspace / "suid").exists()
+
+
+# --- class 5: process trees that escape by setsid or double fork ---
+
+
+def escaped(tag: str) -> list[psutil.Process]:
+    """Live processes whose command line carries `tag`."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if tag in " ".join(p.info["cmdline"] or []) and p.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(p)
+    return found
+
+
+def escaping(seconds: int) -> str:
+    """A shell snippet that leaves two sleepers behind, out of its session and out of its parentage."""
+    return f"setsid sleep {seconds} & (setsid sh -c 'sleep {seconds}' &) ; "
+
+
+def assert_ended(tag: str) -> None:
+    try:
+        wait_for(lambda: not escaped(tag), 15)
+    except AssertionError:
+        left = escaped(tag)
+        for p in left:
+            p.kill()
+        raise AssertionError(f"escaped the tree: {[p.info['cmdline'] for p in left]}") from None
+
+
+def tag() -> int:
+    return 4_000_000 + int.from_bytes(os.urandom(3), "big")
+
+
+def test_command_deadline_ends_escaped_children(agent):
+    n = tag()
+    r = agent.post("/commands/run", {"command": escaping(n) + "sleep 60", "timeout": 1})
+    assert r.status_code == 200 and r.json()["timed_out"] is True, r.text
+    assert_ended(f"sleep {n}")
+
+
+def test_background_kill_ends_escaped_children(agent):
+    n = tag()
+    pid = agent.post("/commands/background", {"command": escaping(n) + "sleep 60"}).json()["process_id"]
+    wait_for(lambda: len(escaped(f"sleep {n}")) >= 2, 10)
+    assert agent.post(f"/execute/kill/{pid}").status_code == 200
+    assert_ended(f"sleep {n}")
+
+
+def test_deleted_context_ends_escaped_children(agent):
+    n = tag()
+    ctx = agent.post("/contexts", {"language": "python"}).json()["context_id"]
+    code = f"import subprocess\nsubprocess.run(['sh', '-c', {escaping(n)!r} + 'true'])"
+    assert agent.execute(code, context_id=ctx)["success"]
+    wait_for(lambda: len(escaped(f"sleep {n}")) >= 2, 10)
+    assert agent.delete(f"/contexts/{ctx}").status_code == 200
+    assert_ended(f"sleep {n}")
+
+
+def test_closed_terminal_ends_escaped_children(agent):
+    n = tag()
+
+    async def session():
+        async with connect(ws(agent, "/terminal") + f"?token={agent.token}") as sock:
+            await sock.send(json.dumps({"type": "input", "data": escaping(n) + "echo started\n"}))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(escaped(f"sleep {n}")) < 2:
+                await asyncio.sleep(0.1)
+
+    asyncio.run(session())
+    assert_ended(f"sleep {n}")
