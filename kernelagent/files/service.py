@@ -62,7 +62,7 @@ class FileService:
 
         def read() -> bytes:
             try:
-                with open(path, "rb") as f:
+                with os.fdopen(self.policy.open_checked(path, raw), "rb") as f:
                     st = os.fstat(f.fileno())
                     if stat.S_ISDIR(st.st_mode):
                         raise _read_a_directory(raw)
@@ -115,7 +115,7 @@ class FileService:
         self.transfers.take()
         try:
             path = self.policy.resolve(raw)
-            fd, size = await self.run(open_regular, path, raw)
+            fd, size = await self.run(open_regular, path, raw, self.policy.open_checked)
         except BaseException:
             self.transfers.give()
             raise
