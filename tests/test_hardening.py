@@ -16,10 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import jwt
 import psutil
 import pytest
 import websockets
-from conftest import make_token, start_agent
+from conftest import SECRET, make_token, start_agent
 from websockets.asyncio.client import connect
 
 
@@ -414,3 +415,48 @@ def test_closed_terminal_ends_escaped_children(agent):
 
     asyncio.run(session())
     assert_ended(f"sleep {n}")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "9999999999"},
+        {"exp": [1]},
+        {"exp": None},
+        {"nbf": "soon"},
+        {"nbf": [1]},
+        {"nbf": {"a": 1}},
+        {"iat": "now"},
+        {"iat": [1]},
+        {"aud": 5},
+    ],
+)
+def test_jwt_claims_of_the_wrong_type_are_401_every_time(agent, claims):
+    now = int(time.time())
+    token = jwt.encode({"sub": "t", "iat": now, "exp": now + 600, **claims}, SECRET, algorithm="HS256")
+    for _ in range(2):  # a token must not be accepted once, cached, and fail differently after
+        r = httpx.get(agent.url + "/info", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code in (200, 401), (claims, r.status_code, r.text)
+    assert r.status_code == 401 or claims == {"aud": 5}, (claims, r.text)
+
+
+@pytest.mark.parametrize("path", ["/execute/stream", "/files/watch", "/terminal"])
+def test_deep_or_broken_frames_keep_the_socket(agent, path):
+    bad = ["[" * 100_000 + "]" * 100_000, '{"type": "input", "data": "\\ud800"}', "\udcff", "{" * 50_000]
+
+    async def session():
+        async with connect(ws(agent, path) + f"?token={agent.token}") as sock:
+            for frame in bad:
+                await sock.send(frame.encode("utf-8", "surrogatepass"))
+            await sock.send(json.dumps({"type": "ping", "action": "ping"}))
+            await asyncio.sleep(1)
+            return sock.close_code
+
+    assert asyncio.run(session()) is None  # still open: nothing broke it
+    assert agent.get("/health").status_code == 200
+
+
+def test_lone_surrogates_in_query_strings_are_not_5xx(agent):
+    for path in ("/files/read", "/files/list", "/files/exists", "/files/download", "/execute/processes"):
+        r = agent.get(path + "?path=/tmp/%ED%B2%80x&output=%ED%B2%80")
+        assert r.status_code < 500, (path, r.status_code, r.text)

@@ -15,6 +15,8 @@ import asyncio
 import json
 from typing import Any
 
+from pydantic_core import from_json
+
 from ..core.errors import AgentError
 from ..models.base import parse_object
 from ..models.terminal import FRAMES, TerminalInput, TerminalSize
@@ -59,9 +61,9 @@ class TerminalHandler(AuthWebSocketHandler):
     async def on_message(self, message: str | bytes) -> None:
         if self.terminal is None:
             return
-        try:
-            frame = json.loads(message)
-        except (ValueError, UnicodeDecodeError):
+        try:  # pydantic's parser: nesting bounded, lone surrogates refused (json.loads recurses)
+            frame = from_json(message)
+        except ValueError:
             return
         model = FRAMES.get(str(frame.get("type"))) if isinstance(frame, dict) else None
         if model is None:
