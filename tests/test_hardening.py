@@ -460,3 +460,13 @@ def test_lone_surrogates_in_query_strings_are_not_5xx(agent):
     for path in ("/files/read", "/files/list", "/files/exists", "/files/download", "/execute/processes"):
         r = agent.get(path + "?path=/tmp/%ED%B2%80x&output=%ED%B2%80")
         assert r.status_code < 500, (path, r.status_code, r.text)
+
+
+def test_a_body_field_cannot_rebind_an_idempotency_key(agent):
+    key = {"Idempotency-Key": f"harden-{os.urandom(6).hex()}"}
+    first = agent.post("/commands/run", {"command": "echo once", "endpoint": "/execute"}, headers=key)
+    assert first.status_code == 200, first.text
+    again = agent.post("/execute", {"code": "print('twice')", "endpoint": "/commands/run"}, headers=key)
+    assert again.status_code == 422, again.text
+    replay = agent.post("/commands/run", {"command": "echo once", "endpoint": "/elsewhere"}, headers=key)
+    assert replay.status_code == 200 and replay.headers.get("Idempotent-Replayed") == "true", replay.text
