@@ -8,9 +8,13 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from .auth import Authenticator, ensure_secret, write_token_file
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .services import Services
 
 log = logging.getLogger("kernelagent")
 
@@ -37,6 +41,8 @@ async def serve(settings: Settings) -> None:
         xheaders=False,
         chunk_size=settings.http_read_bytes,
         max_body_size=settings.max_body_bytes,
+        idle_connection_timeout=settings.idle_timeout,  # also bounds waiting for a request's headers
+        body_timeout=settings.body_timeout,
     )
     if settings.jwt_secret and not settings.jwt_public_key:
         token = services.auth.mint()
@@ -53,7 +59,20 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     server.stop()
-    await services.stop()
+    await stop_within(services, settings.shutdown_timeout)
+
+
+async def stop_within(services: Services, timeout: float) -> None:
+    """Stop the services in order, but in `timeout` seconds at most whatever state jobs are in:
+    past it, every process the agent started is SIGKILLed and the agent exits anyway."""
+    from .core.proc import kill_children_now
+
+    try:
+        await asyncio.wait_for(services.stop(), timeout)
+    except TimeoutError:
+        log.warning("shutdown took over %g s; killed %d processes left", timeout, kill_children_now())
+    except Exception:
+        log.exception("shutdown failed; killed %d processes left", kill_children_now())
 
 
 async def serve_mcp(agent_url: str, token: str) -> None:

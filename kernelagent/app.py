@@ -26,7 +26,7 @@ from .api import (
     terminal,
     vnc,
 )
-from .api.base import NotFoundHandler
+from .api.base import NotFoundHandler, log_request
 from .api.routing import Route
 from .services import Services
 
@@ -45,5 +45,6 @@ def make_app(services: Services) -> web.Application:
         default_handler_class=NotFoundHandler,
         default_handler_args={"services": services},
         websocket_ping_interval=20,
+        log_function=log_request,  # Tornado's access log line, with query-string tokens redacted
         routes=routes,
     )

@@ -99,6 +99,16 @@ class Authenticator:
             raise AgentError("AUTHENTICATION_REQUIRED", 401, "Authentication required: use the Bearer scheme")
         return self.verify_token(token.strip())
 
+    def accepts(self, value: str) -> bool:
+        """True if a header value carries a token this agent accepts (bare or after a scheme)."""
+        for word in value.split():
+            try:
+                self.verify_token(word)
+            except AgentError:
+                continue
+            return True
+        return False
+
     def verify_token(self, token: str) -> dict:
         """Verify a token; a token already verified is served from a small cache until it expires,
         since signature checks cost ~0.1 ms and clients send the same token on every call."""

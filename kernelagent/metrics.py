@@ -34,6 +34,11 @@ MB = machine.MB
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+# HTTP methods that get a metrics series of their own; every other shares "OTHER", so a caller
+# cannot add series (memory) by making methods up
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 @dataclass
 class EndpointStats:
     requests: int = 0
@@ -61,6 +66,8 @@ class Metrics:
     # --- what the handler layer reports ---
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        if method not in KNOWN_METHODS:  # any word is a method to HTTP: made-up ones share one series
+            method = "OTHER"
         stats = self.endpoints.get((method, route))
         if stats is None:
             stats = self.endpoints[(method, route)] = EndpointStats()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .auth import Authenticator
 from .commands import CommandService
 from .core.clock import Uptime
+from .core.statedir import private_dir
 from .desktop import DesktopService
 from .engine import Engine
 from .environment import EnvStore
@@ -53,9 +54,10 @@ class Services:
         uptime = Uptime()
         metrics = Metrics(settings, engine, cache, terminals, uptime)
         files = FileService(settings)
+        auth = Authenticator(settings)
         return cls(
             settings=settings,
-            auth=Authenticator(settings),
+            auth=auth,
             env=env,
             engine=engine,
             cache=cache,
@@ -64,12 +66,13 @@ class Services:
             uptime=uptime,
             files=files,
             commands=commands,
-            jobs=JobService(settings, engine, commands),
+            jobs=JobService(settings, engine, commands, agent_token=auth.accepts),
             notebooks=NotebookService(settings, engine, files),
             desktop=DesktopService(settings),
         )
 
     async def start(self) -> None:
+        private_dir(self.settings.state_dir)  # 0700 even where it existed wider
         os.makedirs(self.settings.workspace, exist_ok=True)
         await self.desktop.start()  # first: kernels and commands inherit its DISPLAY
         await self.engine.start()

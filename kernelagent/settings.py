@@ -57,6 +57,9 @@ class Settings:
     # HTTP
     max_body_bytes: int = 64 << 20
     http_read_bytes: int = 256 << 10  # most bytes read from a socket at once (Tornado's chunk_size)
+    idle_timeout: float = 300.0  # a connection waiting this long for a request's headers is closed
+    body_timeout: float = 3600.0  # a request body (an upload included) must arrive within this many seconds
+    ws_buffer_bytes: int = 4 << 20  # /execute/stream output waiting for a slow client; past it frames are dropped
 
     # execution cache (answers kept per Idempotency-Key)
     cache_max_entries: int = 1024
@@ -75,12 +78,14 @@ class Settings:
     file_chunk_bytes: int = 1 << 20  # download chunk and upload write size
     upload_window_bytes: int = 8 << 20  # upload bytes queued for the writer thread before reading pauses
     max_watchers: int = 64  # /files/watch watches at once
+    max_watchers_per_connection: int = 16  # of those, on one /files/watch connection (0: no own limit)
     max_transfers: int = 32  # uploads and downloads at once (each holds a thread)
     max_list_entries: int = 10000  # entries one /files/list answers with; past it truncated: true
 
     # shell commands
     command_timeout: float = 30.0  # /commands/run when the request gives no timeout
     kill_grace: float = 3.0  # after SIGTERM to a process tree, how long before SIGKILL
+    shutdown_timeout: float = 10.0  # on SIGTERM, how long an orderly stop may take before every child is SIGKILLed
 
     # background jobs (background and webhook executions, background commands)
     background_timeout: float = 300.0  # default timeout of /execute/background and /commands/background
@@ -89,6 +94,7 @@ class Settings:
     job_retention: float = 3600.0  # finished job records are kept this many seconds
     job_retention_count: int = 200  # and at most this many finished records (oldest dropped first)
     job_output_bytes: int = 1 << 20  # per stream, per job, kept in memory (the record's stdout/stderr)
+    job_result_bytes: int = 1 << 20  # per job: result and rich outputs its finished record keeps
     job_spill_bytes: int = 256 << 20  # per stream, per job, written to the spill file
     spill_dir: str = ""  # where full job output is written; default <state_dir>/jobs
 
@@ -96,6 +102,8 @@ class Settings:
     webhook_retries: int = 3  # further attempts after a failed delivery
     webhook_backoff: float = 1.0  # first retry delay in seconds, doubled each time (capped at 60)
     webhook_timeout: float = 10.0  # per delivery attempt
+    webhook_allow_private: bool = False  # allow loopback, link-local, private and multicast destinations
+    webhook_max_response_bytes: int = 64 << 10  # receiver's answer (headers, body) read at most; body discarded
 
     # virtual desktop
     desktop: bool = True  # start Xvfb and a window manager where the desktop packages are installed

@@ -39,9 +39,10 @@ KILL_GRACE = 1.0
 class Terminal:
     """One shell on a PTY: read its output, write its input, resize it, close it (and its session)."""
 
-    def __init__(self, manager: TerminalManager, proc: PtyProcess):
+    def __init__(self, manager: TerminalManager, proc: PtyProcess, tree: str):
         self.manager = manager
         self.proc = proc
+        self.tree = tree  # the process-tree marker its shell and everything it starts inherit
         self.pid = proc.pid
         self.fd = proc.fd
         self.created = time.time()
@@ -179,6 +180,8 @@ class Terminal:
 
     async def _kill_session(self) -> None:
         members = await self._loop.run_in_executor(None, ptree.session_members, self.pid)
+        known = {p.pid for p in members}  # and what left the session (setsid, double fork)
+        members += [p for p in await asyncio.to_thread(ptree.marked, self.tree) if p.pid not in known]
         ptree.signal_all(members, signal.SIGHUP)
         ptree.signal_all(members, signal.SIGCONT)
         # Close the master fd ourselves: PtyProcess.close() sleeps and reaps, which the loop must not do.
@@ -234,10 +237,11 @@ class TerminalManager:
         cwd = self.settings.workspace if os.path.isdir(self.settings.workspace) else "/"
         env["PWD"] = cwd
         try:
-            proc = PtyProcess.spawn([self.shell()], cwd=cwd, env=env, dimensions=(rows, cols))
+            tree = ptree.new_tree()
+            proc = PtyProcess.spawn([self.shell()], cwd=cwd, env=ptree.marked_env(env, tree), dimensions=(rows, cols))
         except OSError as exc:
             raise AgentError("INTERNAL_ERROR", 500, f"Could not start a terminal: {exc}") from None
-        term = Terminal(self, proc)
+        term = Terminal(self, proc, tree)
         self.active[term.pid] = term
         self.total += 1
         return term

@@ -81,6 +81,7 @@ def start_agent(tmp: Path, extra_env: dict[str, str] | None = None, token: str |
             "KERNELAGENT_JWT_SECRET": SECRET,
             "KERNELAGENT_STATE_DIR": str(tmp / "state"),
             "KERNELAGENT_CULL_INTERVAL": "1",
+            "KERNELAGENT_WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' webhook receivers listen on loopback
             "PYTHONPATH": str(ROOT),
         }
     )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 import traceback
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from tornado import web, websocket
+from tornado.ioloop import IOLoop
+from tornado.log import access_log
 
 from ..core.clock import utc_now_iso
 from ..core.errors import AgentError, bad_request
@@ -21,10 +25,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kernelagent.api")
 
+CLOSE_TOKEN_EXPIRED = 4001  # WebSocket application close code (4000-4999): the token expired
+
 
 def error_frame(code: str, message: str, **extra: Any) -> dict:
     """The one error frame of every WebSocket: the envelope's fields, typed as a frame."""
     return {"type": "error", "error": message, "message": message, "code": code, "timestamp": utc_now_iso(), **extra}
+
+
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&]*", re.IGNORECASE)
+
+
+def redact(uri: str) -> str:
+    """The URI with the value of any `token` query argument replaced (WebSockets may carry the
+    bearer token there), so access logs never hold a credential."""
+    return _QUERY_TOKEN.sub(r"\1[redacted]", uri)
+
+
+def log_request(handler: web.RequestHandler) -> None:
+    """The access log line Tornado writes (its `log_function` setting), with tokens redacted."""
+    status = handler.get_status()
+    method = access_log.info if status < 400 else access_log.warning if status < 500 else access_log.error
+    request = handler.request
+    method(
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        redact(request.uri or ""),
+        request.remote_ip,
+        1000.0 * request.request_time(),
+    )
 
 
 def error_body(code: str, message: str, request_id: str, path: str, details: dict | None = None) -> dict:
@@ -184,19 +214,53 @@ class AuthWebSocketHandler(ServiceMixin, websocket.WebSocketHandler):
             return
         await super().get(*args, **kwargs)
 
+    pending_bytes = 0  # frames handed to Tornado and not yet written to the socket
+    dropped_frames = 0  # droppable frames left out while too much was pending
+    _expiry: object | None = None
+
     def ready(self) -> None:
         """Checks after auth and before the upgrade: raise AgentError to refuse in the envelope."""
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         self.set_nodelay(True)
+        exp = (self.claims or {}).get("exp")
+        if isinstance(exp, (int, float)):  # the session ends when its token would stop being accepted
+            delay = exp + self.services.settings.jwt_leeway - time.time()
+            self._expiry = IOLoop.current().call_later(max(delay, 0), self.token_expired)
 
-    def send_json(self, data: dict) -> bool:
-        """Send one JSON frame; False if the socket is already closed."""
+    def token_expired(self) -> None:
+        """The token expired (at exp plus the leeway): an error frame, then close with 4001."""
+        self._expiry = None
+        self.send_json(error_frame("INVALID_TOKEN", "Token has expired"))
+        self.close(CLOSE_TOKEN_EXPIRED, "Token has expired")
+
+    def on_close(self) -> None:
+        if self._expiry is not None:
+            IOLoop.current().remove_timeout(self._expiry)
+            self._expiry = None
+
+    def send_json(self, data: dict, droppable: bool = False) -> bool:
+        """Send one JSON frame; False if the socket is already closed, or if the frame is
+        `droppable` and more than `ws_buffer_bytes` wait for a client that does not read (the
+        frame is then counted in `dropped_frames`, for the caller to report)."""
+        text = json.dumps(data, default=str)
+        limit = self.services.settings.ws_buffer_bytes
+        if droppable and self.pending_bytes and self.pending_bytes + len(text) > limit:
+            self.dropped_frames += 1
+            return False
         try:
-            self.write_message(json.dumps(data, default=str))
-            return True
+            written = self.write_message(text)
         except websocket.WebSocketClosedError:
             return False
+        size = len(text)
+        self.pending_bytes += size
+        written.add_done_callback(lambda f: self._written(f, size))
+        return True
+
+    def _written(self, future: Any, size: int) -> None:
+        self.pending_bytes -= size
+        if not future.cancelled():
+            future.exception()  # retrieved: a socket closed under a write is not an error here
 
     def check_origin(self, origin: str) -> bool:
         # Bearer tokens, not cookies, authenticate here, so cross-origin pages gain nothing.

@@ -195,7 +195,8 @@ class WatchHandler(AuthWebSocketHandler):
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
-        self.session = WatchSession(self.services.files.watch, self._send_change)
+        settings = self.services.settings
+        self.session = WatchSession(self.services.files.watch, self._send_change, settings.max_watchers_per_connection)
 
     def on_message(self, message: str | bytes) -> None:
         assert self.session is not None
@@ -219,6 +220,7 @@ class WatchHandler(AuthWebSocketHandler):
             self.session.stop_all()
 
     def on_close(self) -> None:
+        super().on_close()
         if self.session is not None:
             self.session.stop_all()
 

@@ -23,8 +23,9 @@ from .routing import Route
 log = logging.getLogger("kernelagent.stream")
 
 
-def result_frames(answer: ExecuteAnswer) -> list[dict[str, Any]]:
-    """The frames that end a run: its error (if any), `result`, `complete`."""
+def result_frames(answer: ExecuteAnswer, dropped: int = 0) -> list[dict[str, Any]]:
+    """The frames that end a run: its error (if any), `result`, `complete`. `dropped` output
+    frames were left out for a client that did not read: the result says so (and is truncated)."""
     frames: list[dict[str, Any]] = []
     error = answer.get("error")
     if error:
@@ -43,9 +44,11 @@ def result_frames(answer: ExecuteAnswer) -> list[dict[str, Any]]:
         "execution_time": answer["execution_time"],
         "success": answer["success"],
         "execution_count": answer.get("execution_count"),
-        "truncated": answer.get("truncated", False),
+        "truncated": answer.get("truncated", False) or dropped > 0,
         "timestamp": utc_now_iso(),
     }
+    if dropped:
+        result["dropped_frames"] = dropped
     if "result" in answer:
         result["result"] = answer["result"]
     frames.append(result)
@@ -79,8 +82,10 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
         self.task = asyncio.create_task(self._run(raw))
 
     def _listener(self, kind: str, payload: Any) -> None:
+        # output frames are dropped (and counted) while a client that does not read has
+        # ws_buffer_bytes waiting; the result frame says how many were
         if kind in ("stdout", "stderr"):
-            self.send_json({"type": kind, "data": payload, "timestamp": utc_now_iso()})
+            self.send_json({"type": kind, "data": payload, "timestamp": utc_now_iso()}, droppable=True)
         elif kind == "display":
             self.send_json(
                 {
@@ -90,7 +95,8 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
                     "metadata": payload.get("metadata"),
                     "output_type": payload.get("output_type"),
                     "timestamp": payload.get("timestamp") or utc_now_iso(),
-                }
+                },
+                droppable=True,
             )
 
     async def _run(self, raw: bytes) -> None:
@@ -104,11 +110,13 @@ class ExecuteStreamHandler(AuthWebSocketHandler):
             log.exception("stream execution failed")
             frames = [error_frame("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}"), complete_frame(False)]
         else:
-            frames = result_frames(answer)
+            frames = result_frames(answer, self.dropped_frames)
+        self.dropped_frames = 0
         for frame in frames:
             self.send_json(frame)
 
     def on_close(self) -> None:
+        super().on_close()
         if self.task is not None and not self.task.done():
             self.task.cancel()  # the engine interrupts the kernel on cancel
 

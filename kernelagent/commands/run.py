@@ -79,6 +79,7 @@ class CommandRun:
     killed: bool = False
     exit_code: int | None = None
     error: str | None = None
+    tree: str = field(default_factory=ptree.new_tree)  # the marker its whole tree inherits
     _proc: asyncio.subprocess.Process | None = None
     _killing: asyncio.Task | None = None
 
@@ -110,7 +111,9 @@ class CommandRun:
         self.killed = True
         # the root only while it is unreaped (its pid cannot have been reused); the group either way
         root = self.pid if self._proc is not None and self._proc.returncode is None else None
-        self._killing = asyncio.ensure_future(ptree.kill_tree(ptree.descendants(root), self.kill_grace, pgid=self.pid))
+        self._killing = asyncio.ensure_future(
+            ptree.kill_tree(ptree.descendants(root), self.kill_grace, pgid=self.pid, tree=self.tree)
+        )
         return self._killing
 
     async def start(self) -> bool:
@@ -121,7 +124,7 @@ class CommandRun:
             self._proc = await asyncio.create_subprocess_exec(
                 *spec.argv,
                 cwd=spec.workdir,
-                env=spec.env,
+                env=ptree.marked_env(spec.env, self.tree),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

@@ -4,6 +4,15 @@ One place for the agent's three kinds of tree (a command, a kernel, a terminal's
 snapshot of the members while the root is alive (children are reparented once it dies), signal
 them by pid (psutil checks a pid was not reused) and, where the root leads its own group or
 session, by that too, then SIGKILL whatever is left after a grace period.
+
+Parentage, groups and sessions can all be left: a child that calls setsid() or double-forks is
+reparented out of the tree and into a session of its own. So every tree also carries a marker,
+an environment variable (`KA_TREE=<agent pid>-<id>`) set when its root is spawned and inherited
+by everything it starts, found again by reading /proc/<pid>/environ. A marker rather than a
+cgroup v2: creating cgroups needs a delegated hierarchy, which an agent in an unprivileged
+container (its usual home) does not have, while a marker works wherever the agent can read its
+own processes' /proc entries. What it cannot catch: a process that execs with a cleared
+environment (`env -i`) or rewrites its own environ.
 """
 
 from __future__ import annotations
@@ -12,11 +21,45 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 
 import psutil
 
 POLL = 0.05  # seconds between checks while a tree winds down
+TREE_ENV = "KA_TREE"  # the marker variable every process of a tree inherits
+
+
+def new_tree() -> str:
+    """A fresh tree marker, prefixed with the agent's pid (so all of the agent's trees can be found)."""
+    return f"{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def marked_env(env: dict[str, str], tree: str) -> dict[str, str]:
+    """`env` with the tree's marker, for spawning the tree's root."""
+    return {**env, TREE_ENV: tree}
+
+
+def marked(tree: str) -> list[psutil.Process]:
+    """Every live process whose environment carries the marker `tree` (or, for a prefix such as
+    the agent's pid and a dash, any marker that starts with it): found by reading /proc."""
+    needle = f"\0{TREE_ENV}={tree}".encode()
+    me = os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = b"\0" + f.read()
+        except OSError:  # gone, or not ours to read
+            continue
+        if needle in environ:
+            try:
+                found.append(psutil.Process(int(name)))
+            except psutil.Error:
+                continue
+    return found
 
 
 def descendants(pid: int | None) -> list[psutil.Process]:
@@ -79,14 +122,19 @@ async def kill_tree(
     grace: float,
     pgid: int | None = None,
     first: Sequence[int] = (signal.SIGTERM,),
+    tree: str | None = None,
 ) -> int:
     """End a tree: the `first` signals everywhere, then SIGKILL to survivors after `grace` seconds.
 
     `procs` is a snapshot taken while the root was alive (see `descendants`, `session_members`);
     `pgid` is signalled as a group too, which reaches members that were reparented but kept the
-    group. Children forked during the grace are found and killed as well. Returns how many
-    processes had to be SIGKILLed.
+    group; `tree` adds every process carrying that marker (see `marked`), which reaches those that
+    left the group too. Children forked during the grace are found and killed as well. Returns how
+    many processes had to be SIGKILLed.
     """
+    if tree is not None:  # and whatever escaped by setsid or double fork
+        known = {p.pid for p in procs}
+        procs = [*procs, *(p for p in await asyncio.to_thread(marked, tree) if p.pid not in known)]
     for sig in first:
         signal_all(procs, sig, pgid)
     left = list(procs)
@@ -102,5 +150,18 @@ async def kill_tree(
             survivors.extend(proc.children(recursive=True))
         except psutil.Error:
             pass
+    if tree is not None:
+        known = {p.pid for p in survivors}
+        survivors.extend(p for p in await asyncio.to_thread(marked, tree) if p.pid not in known and alive(p))
     signal_all(survivors, signal.SIGKILL, pgid)
     return len(survivors)
+
+
+def kill_children_now() -> int:
+    """SIGKILL every descendant of the agent at once (the last step of a shutdown that ran out of
+    time); how many there were."""
+    procs = descendants(os.getpid())[1:]
+    known = {p.pid for p in procs}
+    procs += [p for p in marked(f"{os.getpid()}-") if p.pid not in known]  # the agent's trees, escaped or not
+    signal_all(procs, signal.SIGKILL)
+    return len(procs)

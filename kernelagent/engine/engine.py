@@ -23,7 +23,7 @@ from ..settings import Settings
 from .context import Context, Execution, ExecutionStats, Listener
 from .kernel import Kernel
 from .languages import Language, canonical
-from .supply import KernelSupply
+from .supply import KernelSupply, kernel_tree
 
 log = logging.getLogger("kernelagent.engine")
 
@@ -170,7 +170,7 @@ class Engine:
         procs = proc.descendants(pid)
         group = proc.own_group(pid)
         self._drop(ctx)
-        await proc.kill_tree(procs, grace, pgid=group)
+        await proc.kill_tree(procs, grace, pgid=group, tree=kernel_tree(ctx.kernel))
 
     def _drop(self, ctx: Context) -> None:
         """Forget a context and retire its kernel: the one way a context ends."""

@@ -9,6 +9,7 @@ import signal
 from typing import Any
 
 from ..core.clock import utc_now_iso
+from ..core.text import BoundedText
 from ..models.execute import ExecuteAnswer, ExecutionError, OutputFields
 from .outputs import Outputs
 
@@ -26,13 +27,18 @@ TOP_LEVEL = {
 
 def output_fields(outputs: Outputs) -> OutputFields:
     """The output part of an /execute answer."""
+    result = None
+    if outputs.result is not None:  # the last expression's value: held to the stdout cap like print()
+        result = BoundedText(outputs.max_stdout)
+        result.add(outputs.result)
+    result_cut = result is not None and result.truncated
     out: dict[str, Any] = {
         "stdout": outputs.stdout.text(),
         "stderr": outputs.stderr.text(),
         "rich_outputs": outputs.rich,
-        "truncated": outputs.truncated,
+        "truncated": outputs.truncated or result_cut,
     }
-    if outputs.truncated:
+    if out["truncated"]:
         # Kernels may trim at the source too, so these say what was cut, not how much.
         out["truncation"] = {
             "stdout": outputs.stdout.truncated,
@@ -44,8 +50,10 @@ def output_fields(outputs: Outputs) -> OutputFields:
                 "rich_bytes": outputs.max_rich,
             },
         }
-    if outputs.result is not None:
-        out["result"] = outputs.result
+        if result_cut:
+            out["truncation"]["result"] = True
+    if result is not None:
+        out["result"] = result.text()
     for entry in outputs.rich:
         for mime, key in TOP_LEVEL.items():
             if key not in out and mime in entry["data"]:

@@ -17,7 +17,9 @@ import tempfile
 from jupyter_client.kernelspec import KernelSpecManager
 from kernelagent_kernels import kernelspecs_dir
 
+from ..core import proc
 from ..core.errors import AgentError
+from ..core.statedir import fresh_run_dir
 from ..environment import agent_base_env
 from ..settings import Settings
 from .kernel import Kernel
@@ -27,6 +29,24 @@ from .pool import KernelPool
 log = logging.getLogger("kernelagent.engine")
 
 KERNELS_DIR = kernelspecs_dir()  # the kernelspecs, package data of kernelagent_kernels
+
+
+# A kernel's IPC socket path, `<runtime>/kernel-<uuid>-ipc-<n>`, must fit in sun_path (107 bytes).
+MAX_RUNTIME_PATH = 107 - len("/kernel-") - 36 - len("-ipc-99") - len("/run-4194304")
+
+
+def kernel_tree(kernel: Kernel) -> str:
+    """The process-tree marker of a kernel (core.proc): everything it starts inherits it."""
+    return f"{os.getpid()}-{kernel.id}"
+
+
+def runtime_base(state_dir: str) -> str:
+    """Where run directories with kernel connection files go: `<state_dir>/runtime`, or, where
+    that path is too long for the kernels' sockets, a private `kernelagent-<uid>` dir in /tmp."""
+    base = os.path.join(os.path.abspath(state_dir), "runtime")
+    if len(base.encode()) <= MAX_RUNTIME_PATH:
+        return base
+    return os.path.join(tempfile.gettempdir(), f"kernelagent-{os.getuid()}")
 
 
 class KernelSupply:
@@ -41,8 +61,8 @@ class KernelSupply:
         self._retiring: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        self.runtime_dir = tempfile.mkdtemp(prefix="kernelagent-")
-        os.chmod(self.runtime_dir, 0o700)
+        # under the state dir (0700), not /tmp; a killed agent's leftover is cleared here
+        self.runtime_dir = fresh_run_dir(runtime_base(self.settings.state_dir))
         self.available = self._find_languages()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
         self.pool = KernelPool(self._start_kernel, sizes)
@@ -52,7 +72,7 @@ class KernelSupply:
         """Shut down the pool, the kernels `in_use` and those still retiring; remove the runtime directory."""
         if self.pool:
             await self.pool.close()
-        await asyncio.gather(*(k.shutdown() for k in in_use), *self._retiring, return_exceptions=True)
+        await asyncio.gather(*(self.end(k) for k in in_use), *self._retiring, return_exceptions=True)
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     def _find_languages(self) -> list[str]:
@@ -77,7 +97,8 @@ class KernelSupply:
         lang = LANGUAGES[language]
         kernel = Kernel(lang, self.ksm, self.runtime_dir)
         try:
-            await kernel.start(self.settings.workspace, agent_base_env(), self.settings.kernel_start_timeout)
+            env = proc.marked_env(agent_base_env(), kernel_tree(kernel))  # found again when it ends
+            await kernel.start(self.settings.workspace, env, self.settings.kernel_start_timeout)
             warmup = lang.warmup
             if lang.stream_limit:
                 kernel.stream_limit = self.source_cap(None)
@@ -106,10 +127,15 @@ class KernelSupply:
             raise AgentError("EXECUTION_FAILED", 500, f"Could not start a {language.name} kernel: {exc}") from None
 
     def retire(self, kernel: Kernel) -> None:
-        """Shut a kernel no context holds any more down in the background."""
-        task = asyncio.create_task(kernel.shutdown())
+        """Shut a kernel no context holds any more down in the background (its whole tree)."""
+        task = asyncio.create_task(self.end(kernel))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
+
+    async def end(self, kernel: Kernel) -> None:
+        """Shut a kernel down, then end what it started, even what left its group or session."""
+        await kernel.shutdown()
+        await proc.kill_tree([], self.settings.kill_grace, tree=kernel_tree(kernel))
 
     def pool_state(self) -> dict:
         return self.pool.state() if self.pool else {}

@@ -13,20 +13,16 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from ..core.limits import Limiter
-from .errors import invalid_path, os_error
+from .errors import invalid_path
 
 T = TypeVar("T")
 SENDFILE_STEP = 8 << 20
 
 
-def open_regular(path: str, shown: str) -> tuple[int, int]:
-    """Open a regular file for reading (blocking): its fd and size; 400 for anything else."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except IsADirectoryError:
-        raise invalid_path(f"Is a directory: {shown}", shown) from None
-    except OSError as exc:
-        raise os_error(exc, shown) from None
+def open_regular(path: str, shown: str, opener: Callable[[str, str], int]) -> tuple[int, int]:
+    """Open a regular file for reading (blocking) with `opener` (the policy's open_checked): its
+    fd and size; 400 for anything else."""
+    fd = opener(path, shown)
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)

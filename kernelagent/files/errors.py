@@ -49,6 +49,8 @@ def os_error(exc: OSError, path: str, directory: bool = False) -> AgentError:
         return invalid_path(f"Is a directory: {path}", path)
     if e == errno.EEXIST:
         return already_exists(f"Already exists and is not a directory: {path}", path)
+    if e == errno.ELOOP:  # a symlink loop, or a link swapped in where none may be followed
+        return invalid_path(f"Too many levels of symbolic links: {path}", path)
     if e == errno.ENAMETOOLONG:
         return invalid_path(f"Path too long: {path[:200]}", path)
     if e == errno.EFBIG:

@@ -8,7 +8,9 @@ exception: it resolves the parent and keeps the last component, so removing a sy
 link, not what it points to.
 
 The policy is about the API's reach, not a sandbox boundary: code run through /execute can do what
-it likes, and a symlink swapped between the check and the open is not defended against.
+it likes. Reads and downloads also hold against a symlink swapped in between the check and the
+open (`open_checked`): the final component is opened without following a link, and the file the
+descriptor names is checked against the roots again.
 """
 
 from __future__ import annotations
@@ -77,3 +79,20 @@ class PathPolicy:
         if not self.contained(resolved):
             raise not_allowed(raw)
         return resolved
+
+    def open_checked(self, resolved: str, raw: str) -> int:
+        """Open a resolved path for reading (blocking): a symlink swapped in for its last component
+        is refused (ELOOP, 400), and the file actually opened must still lie inside the roots
+        (a directory swapped for a link after resolve() is 403); the caller closes the fd."""
+        try:
+            fd = os.open(resolved, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise os_error(exc, raw) from None
+        try:
+            opened = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            opened = resolved  # no /proc: the check at resolve() stands
+        if not self.contained(opened):
+            os.close(fd)
+            raise not_allowed(raw)
+        return fd

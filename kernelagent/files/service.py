@@ -62,7 +62,7 @@ class FileService:
 
         def read() -> bytes:
             try:
-                with open(path, "rb") as f:
+                with os.fdopen(self.policy.open_checked(path, raw), "rb") as f:
                     st = os.fstat(f.fileno())
                     if stat.S_ISDIR(st.st_mode):
                         raise _read_a_directory(raw)
@@ -91,8 +91,11 @@ class FileService:
     async def write(self, request: WriteRequest) -> FileResponse:
         raw = request.path
         path = self.policy.resolve(raw)
-        data = request.data()
         limit = self.settings.max_write_bytes
+        least = request.least_size()
+        if least > limit:  # before decoding: a refused content is never copied
+            raise too_large(raw, least, limit, "Content", "; use POST /files/upload for large files")
+        data = request.data()
         if len(data) > limit:
             raise too_large(raw, len(data), limit, "Content", "; use POST /files/upload for large files")
         if request.overwrite is False and await self.run(os.path.lexists, path):
@@ -112,7 +115,7 @@ class FileService:
         self.transfers.take()
         try:
             path = self.policy.resolve(raw)
-            fd, size = await self.run(open_regular, path, raw)
+            fd, size = await self.run(open_regular, path, raw, self.policy.open_checked)
         except BaseException:
             self.transfers.give()
             raise

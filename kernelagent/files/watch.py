@@ -18,6 +18,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from ..core.clock import utc_now_iso
+from ..core.limits import Limiter
 from ..models.files import FileChange
 
 if TYPE_CHECKING:
@@ -159,22 +160,36 @@ class Watch:
 class WatchSession:
     """The watches of one /files/watch connection, keyed by the path as the caller named it."""
 
-    def __init__(self, start: Callable[[str | None, bool, Emit], Watch], emit: Emit):
+    def __init__(self, start: Callable[[str | None, bool, Emit], Watch], emit: Emit, limit: int = 0):
         self.start = start  # FileService.watch
         self.emit = emit
         self.watches: dict[str | None, Watch] = {}
+        # so that one connection cannot take every one of the agent's max_watchers
+        self.limit = Limiter(limit, "watches on one connection") if limit > 0 else None
 
     def watch(self, path: str | None, recursive: bool) -> None:
-        """Start watching path (a second watch of the same path is a no-op)."""
-        if path not in self.watches:
+        """Start watching path (a second watch of the same path is a no-op); past the
+        per-connection limit, 429."""
+        if path in self.watches:
+            return
+        if self.limit is None:
             self.watches[path] = self.start(path, recursive, self.emit)
+            return
+        with self.limit.hold():  # the slot is taken for good below once the watch started
+            watch = self.start(path, recursive, self.emit)
+        self.limit.take()
+        self.watches[path] = watch
 
     def unwatch(self, path: str | None) -> None:
         watch = self.watches.pop(path, None)
         if watch is not None:
             watch.stop()
+            if self.limit is not None:
+                self.limit.give()
 
     def stop_all(self) -> None:
         watches, self.watches = self.watches, {}
         for watch in watches.values():
             watch.stop()
+            if self.limit is not None:
+                self.limit.give()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -21,6 +22,44 @@ from .webhook import Webhook
 FINISHED = ("completed", "failed", "killed", "timeout")
 # keys of an execution's /execute answer that its record repeats
 RESULT_KEYS = ("result", "rich_outputs", "png", "html", "svg", "markdown", "json")
+
+
+def kept_result(result: ExecuteAnswer, budget: int) -> ExecuteAnswer:
+    """An /execute answer with its result fields (RESULT_KEYS) held to `budget` bytes of JSON in
+    all: `result` is cut with the marker, rich outputs past the budget are left out, and the answer
+    says `truncated: true` when anything was (the record then says so too)."""
+    # stdout and stderr are the job's own bounded buffers; the answer's copies are not kept twice
+    kept: dict[str, Any] = {k: v for k, v in result.items() if k not in RESULT_KEYS and k not in ("stdout", "stderr")}
+    left = budget
+    cut = False
+    if "result" in result:
+        text = BoundedText(max(left, 0))
+        text.add(result["result"])
+        kept["result"] = text.text()
+        left -= text.size
+        cut = text.truncated
+    rich = []
+    dropped = 0
+    for entry in result.get("rich_outputs", []):
+        size = len(json.dumps(entry, default=str))
+        if size <= left:
+            rich.append(entry)
+            left -= size
+        else:
+            dropped += 1
+    if "rich_outputs" in result:
+        kept["rich_outputs"] = rich
+    for key in RESULT_KEYS[2:]:  # png, html, ...: the first rich output of each kind, again
+        if key in result:
+            size = len(json.dumps(result[key], default=str))  # type: ignore[literal-required]
+            if size <= left:
+                kept[key] = result[key]  # type: ignore[literal-required]
+                left -= size
+            else:
+                cut = True
+    if cut or dropped:
+        kept["truncated"] = True
+    return kept  # type: ignore[return-value]
 
 
 class Job:
@@ -58,6 +97,8 @@ class Job:
         self.spill_out = Spill(os.path.join(spill_dir, f"{self.id}.stdout"), settings.job_spill_bytes)
         self.spill_err = Spill(os.path.join(spill_dir, f"{self.id}.stderr"), settings.job_spill_bytes)
         self.rich_count = 0
+        self.result_budget = settings.job_result_bytes
+        self.full_result: ExecuteAnswer | None = None  # until the webhook's body is built
 
     @property
     def finished(self) -> bool:
@@ -99,8 +140,12 @@ class Job:
         self.ended = time.time()
 
     def finish_execution(self, result: ExecuteAnswer) -> None:
-        """An execution's /execute answer: completed, timed out or failed."""
-        self.result = result
+        """An execution's /execute answer: completed, timed out or failed. The record keeps its
+        result fields within `job_result_bytes` (finished records stay small); a webhook still
+        gets the whole answer, once."""
+        self.result = kept_result(result, self.result_budget)
+        if self.webhook is not None:
+            self.full_result = result
         error = result.get("error")
         if result.get("success"):
             status = "completed"
@@ -154,7 +199,9 @@ class Job:
             "stderr_file": self.spill_err.path,
             "stdout_bytes": self.stdout.size + self.stdout.dropped,
             "stderr_bytes": self.stderr.size + self.stderr.dropped,
-            "truncated": self.stdout.truncated or self.stderr.truncated,
+            "truncated": self.stdout.truncated
+            or self.stderr.truncated
+            or bool(self.result and self.result.get("truncated")),
             "rich_output_count": self.rich_count,
         }
         cut = truncation(self.stdout, self.stderr)
@@ -188,7 +235,8 @@ class Job:
 
     def payload(self, timestamp: str) -> dict[str, Any]:
         """What a webhook POSTs: the /execute answer (less its context) and the job's outcome."""
-        result: Mapping[str, Any] = self.result or {}
+        result: Mapping[str, Any] = self.full_result or self.result or {}
+        self.full_result = None
         payload = {k: v for k, v in result.items() if k != "context_id"}
         payload.update(
             {

@@ -15,15 +15,15 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..commands import CommandRun, CommandService
 from ..core.clock import iso_from_epoch, utc_now_iso
-from ..core.errors import AgentError, not_found
+from ..core.errors import AgentError, bad_request, not_found
 from ..core.limits import Limiter
+from ..core.statedir import fresh_run_dir
 from ..core.workdir import resolve_workdir
 from ..engine import Engine
 from ..models.base import within_max_timeout
@@ -64,8 +64,15 @@ class JobService:
     registration until the job is done.
     """
 
-    def __init__(self, settings: Settings, engine: Engine, commands: CommandService):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        commands: CommandService,
+        agent_token: Callable[[str], bool] | None = None,
+    ):
         self.settings = settings
+        self.agent_token = agent_token  # does a header value carry a token of this agent?
         self.engine = engine
         self.commands = commands
         self.jobs: dict[str, Job] = {}  # insertion order: oldest first
@@ -74,8 +81,7 @@ class JobService:
 
     async def start(self) -> None:
         base = self.settings.spill_dir or os.path.join(self.settings.state_dir, "jobs")
-        os.makedirs(base, mode=0o700, exist_ok=True)
-        self.spill_dir = tempfile.mkdtemp(prefix="run-", dir=base)
+        self.spill_dir = fresh_run_dir(base)  # a killed agent's leftover spill files are cleared here
 
     async def stop(self) -> None:
         running = [j for j in self.jobs.values() if not j.finished]
@@ -127,6 +133,17 @@ class JobService:
     def _spawn(self, job: Job, coro: Coroutine[Any, Any, None]) -> None:
         job.task = asyncio.create_task(coro)
 
+    def _spawn_or_finish(self, job: Job, coro: Coroutine[Any, Any, None]) -> None:
+        """Spawn a registered job's work; if even that fails, the record is finished and its slot freed."""
+        try:
+            self._spawn(job, coro)
+        except BaseException:
+            coro.close()
+            job.finish("failed", 1, {"code": "INTERNAL_ERROR", "message": "the job could not be started"})
+            job.running.set()
+            self._settle(job)
+            raise
+
     # --- background and webhook executions ---
 
     def _execution(
@@ -145,7 +162,7 @@ class JobService:
 
     async def start_background(self, req: BackgroundExecuteRequest) -> BackgroundStarted:
         job, run = self._execution(req, "background", self.settings.background_timeout)
-        self._spawn(job, self._run_execution(job, run))
+        self._spawn_or_finish(job, self._run_execution(job, run))
         try:
             await asyncio.wait_for(asyncio.shield(job.running.wait()), START_WAIT)
         except TimeoutError:
@@ -165,9 +182,16 @@ class JobService:
         }
 
     async def start_async(self, req: AsyncExecuteRequest) -> AsyncQueued:
+        headers = dict(req.callback_headers or {})
+        for name, value in headers.items():  # the agent's own credentials never leave it
+            if self.agent_token is not None and self.agent_token(value):
+                raise bad_request(
+                    f"callback_headers.{name} carries a token of this agent; it is never forwarded",
+                    field=f"callback_headers.{name}",
+                )
         job, run = self._execution(req, "async", self.settings.async_timeout)
-        job.webhook = Webhook(req.callback_url, dict(req.callback_headers or {}), req.callback_signature_secret or None)
-        self._spawn(job, self._run_execution(job, run))
+        job.webhook = Webhook(req.callback_url, headers, req.callback_signature_secret or None)
+        self._spawn_or_finish(job, self._run_execution(job, run))
         return {
             "execution_id": job.id,
             "process_id": job.id,
@@ -219,8 +243,10 @@ class JobService:
         job.command = spec.display
         job.language = "shell"
         self._register(job)
-        run = job.command_run = self.commands.new_run(spec, sink=job.on_stream, limit=self.settings.job_output_bytes)
-        try:
+        try:  # whatever fails between registration and the spawn finishes the record and frees its slot
+            run = job.command_run = self.commands.new_run(
+                spec, sink=job.on_stream, limit=self.settings.job_output_bytes
+            )
             started = await run.start()
         except BaseException:
             job.finish("failed", 1)
@@ -272,4 +298,7 @@ class JobService:
                 await killing
         elif job.task is not None and not job.task.done():
             job.task.cancel()
+        elif job.task is None or job.task.done():  # nothing runs that could finish it: finish it here
+            job.finish("killed", 137, {"code": "KILLED", "message": why})
+            self._settle(job)
         await job.done.wait()

@@ -71,6 +71,7 @@ class Truncation(TypedDict):
     stdout: bool
     stderr: bool
     rich_outputs_dropped: int
+    result: NotRequired[bool]  # the last expression's value was cut at the stdout cap
     limits: TruncationLimits
 
 

@@ -50,6 +50,8 @@ def _octal_mode(value: Any) -> Any:
         raise ValueError(f"invalid mode {value!r}: expected an octal string such as '0644'") from None
     if not 0 <= bits <= 0o7777:
         raise ValueError(f"invalid mode {value!r}: out of range")
+    if bits & 0o7000:  # a file written through the API never gains privileges
+        raise ValueError(f"invalid mode {value!r}: setuid, setgid and sticky bits are not allowed")
     return bits
 
 
@@ -138,6 +140,14 @@ class WriteRequest(RequestModel):
     encoding: Encoding = None
     mode: FileMode = None
     overwrite: bool | None = Field(None, description="false: refuse (409) if the path exists")
+
+    def least_size(self) -> int:
+        """The fewest bytes the content can decode to, known without decoding it (so a size limit
+        is checked before a copy is made): base64 is 3 bytes per 4 characters less its padding,
+        UTF-8 at least one byte per character."""
+        if self.encoding == "base64":
+            return len(self.content) // 4 * 3 - self.content[-2:].count("=")
+        return len(self.content)
 
     def data(self) -> bytes:
         """The bytes to write: the content decoded from base64, or encoded as UTF-8."""
