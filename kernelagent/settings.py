@@ -50,6 +50,7 @@ class Settings:
     max_stderr_bytes: int = 1 << 20
     max_rich_bytes: int = 16 << 20  # all rich payloads of one execution
     max_queue_per_context: int = 64  # executions waiting on one context
+    chart_max_points: int = 1000  # points kept per series of a figure's structured chart (evenly spaced)
     # each context's history (GET /contexts/{id}/notebook): the latest executions kept, oldest dropped first
     history_max_cells: int = 1000  # executions kept per context; 0 keeps none
     history_max_bytes: int = 16 << 20  # their code and outputs (text characters, base64 for images)

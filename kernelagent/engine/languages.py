@@ -51,6 +51,16 @@ del _ka_limit_streams
 """
 
 
+def python_charts(max_points: int) -> str:
+    """Figures shown also carry a structured chart (kernelagent_kernels.charts), at most
+    `max_points` points per series."""
+    return f"""
+from kernelagent_kernels.charts import install as _ka_charts
+_ka_charts(get_ipython(), {max_points!r})
+del _ka_charts
+"""
+
+
 PYTHON_WARMUP = """\
 import numpy as np
 import pandas as pd
@@ -69,6 +79,7 @@ class Language:
     setup_code: SetupCode
     warmup: str = ""  # run silently once a kernel starts (pre-imports, display settings)
     stream_limit: Callable[[int], str] | None = None  # code that caps output at the source
+    charts: Callable[[int], str] | None = None  # code that adds structured charts to figures (points per series)
     requires: tuple[str, ...] = ()  # executables that must be on PATH for this language
     requires_modules: tuple[str, ...] = ()  # Python modules the kernel runs from (deno ships in one)
 
@@ -81,6 +92,7 @@ LANGUAGES: dict[str, Language] = {
         setup_code=python_setup,
         warmup=PYTHON_WARMUP,
         stream_limit=python_stream_limit,
+        charts=python_charts,
     ),
     "javascript": Language(
         name="javascript",

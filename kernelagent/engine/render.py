@@ -8,6 +8,8 @@ from __future__ import annotations
 import signal
 from typing import Any
 
+from kernelagent_kernels.charts import MIME as CHART_MIME
+
 from ..core.clock import utc_now_iso
 from ..core.text import BoundedText
 from ..models.execute import ExecuteAnswer, ExecutionError, OutputFields
@@ -22,6 +24,7 @@ TOP_LEVEL = {
     "image/svg+xml": "svg",
     "text/markdown": "markdown",
     "application/json": "json",
+    CHART_MIME: "chart",
 }
 
 

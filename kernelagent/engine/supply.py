@@ -103,6 +103,8 @@ class KernelSupply:
             if lang.stream_limit:
                 kernel.stream_limit = self.source_cap(None)
                 warmup += lang.stream_limit(kernel.stream_limit)
+            if lang.charts:
+                warmup += lang.charts(self.settings.chart_max_points)
             if warmup:
                 outputs = await kernel.run_silent(warmup, self.settings.kernel_start_timeout)
                 if outputs.error:

@@ -10,6 +10,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from .base import EnvVars, IdempotencyField, RequestModel, Timeout, WorkdirFields
+from .charts import Chart
 
 
 class ExecuteRequest(WorkdirFields, IdempotencyField):
@@ -89,6 +90,7 @@ class OutputFields(TypedDict):
     svg: NotRequired[str]
     markdown: NotRequired[str]
     json: NotRequired[Any]
+    chart: NotRequired[Chart]  # the first figure's structured chart (application/vnd.kernelagent.chart+json)
 
 
 class ExecuteAnswer(OutputFields):
