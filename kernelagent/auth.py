@@ -88,14 +88,14 @@ class Authenticator:
         else:
             raise ValueError("no JWT key configured")
 
-    def verify(self, authorization: str | None) -> dict:
-        """Check an Authorization header value ("Bearer <jwt>") and return the claims."""
+    def verify(self, authorization: str | None, schemes: tuple[str, ...] = ("bearer",)) -> dict:
+        """Check an Authorization header value ("Bearer <jwt>", or another of `schemes`) and return the claims."""
         if not authorization:
             raise AgentError(
                 "AUTHENTICATION_REQUIRED", 401, "Authentication required: send Authorization: Bearer <token>"
             )
         scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() not in schemes or not token.strip():
             raise AgentError("AUTHENTICATION_REQUIRED", 401, "Authentication required: use the Bearer scheme")
         return self.verify_token(token.strip())
 

@@ -73,6 +73,7 @@ class ServiceMixin(web.RequestHandler):
     """Gives a handler the services container; auth and request ids shared by HTTP and WebSocket."""
 
     open_endpoint = False  # True only for /health
+    auth_schemes: tuple[str, ...] = ("bearer",)  # the Authorization schemes accepted (lower case)
 
     def initialize(self, services: Services, route: str = "(unmatched)") -> None:
         self.services = services
@@ -91,7 +92,7 @@ class ServiceMixin(web.RequestHandler):
         if not header and allow_query_token:
             token = self.get_query_argument("token", "")
             header = f"Bearer {token}" if token else None
-        self.claims = self.services.auth.verify(header)
+        self.claims = self.services.auth.verify(header, self.auth_schemes)
 
     def parse_query(self, model: type[M]) -> M:
         """The query arguments as `model`, each taken exactly as sent (the last of repeats).

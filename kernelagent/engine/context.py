@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -146,13 +147,21 @@ class Context:
 
     async def execute(self, ex: Execution) -> ExecuteAnswer:
         """Run `ex` once the runs that arrived before it are done; 429 when too many wait already."""
+        async with self.turn():
+            return await self._run(ex)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait until the runs that arrived before are done, and hold the kernel for the `with` block:
+        the one order of every run in this context (/execute and the Jupyter gateway's alike).
+        429 when too many wait already."""
         self.waiting.take()
         queued = True
         try:
             async with self.lock:
                 self.waiting.give()
                 queued = False
-                return await self._run(ex)
+                yield
         finally:
             if queued:  # cancelled while waiting for its turn
                 self.waiting.give()
