@@ -15,6 +15,7 @@ from .api import (
     env,
     execute,
     files,
+    gateway,
     jobs,
     mcp,
     metrics,
@@ -32,6 +33,7 @@ from .services import Services
 
 ROUTE_MODULES = [system, execute, jobs, commands, stream, files, env, metrics, cache, terminal, notebooks, mcp]
 ROUTE_MODULES += [desktop, vnc, recording, ocr]  # the virtual desktop
+ROUTE_MODULES += [gateway]  # the Jupyter kernel gateway protocol
 
 
 def all_routes() -> list[Route]:

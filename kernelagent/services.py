@@ -13,6 +13,7 @@ from .desktop import DesktopService
 from .engine import Engine
 from .environment import EnvStore
 from .files import FileService
+from .gateway import GatewayService
 from .idempotency import ExecutionCache
 from .jobs import JobService
 from .mcp.endpoint import McpEndpoint
@@ -38,6 +39,7 @@ class Services:
     jobs: JobService
     notebooks: NotebookService
     desktop: DesktopService
+    gateway: GatewayService
     uptime: Uptime = field(default_factory=Uptime)
     mcp: McpEndpoint = field(init=False)  # /mcp; needs the container itself, so made after it
 
@@ -69,6 +71,7 @@ class Services:
             jobs=JobService(settings, engine, commands, agent_token=auth.accepts),
             notebooks=NotebookService(settings, engine, files),
             desktop=DesktopService(settings),
+            gateway=GatewayService(settings, engine),
         )
 
     async def start(self) -> None:
@@ -82,6 +85,7 @@ class Services:
         await self.mcp.stop()  # first: MCP sessions call the other services
         await self.jobs.stop()  # first: background executions hold contexts of the engine
         await self.terminals.stop()
+        self.gateway.stop()
         await self.cache.stop()
         await self.engine.stop()
         self.files.close()
