@@ -14,6 +14,7 @@ import uuid
 import httpx
 import pytest
 from conftest import free_port, make_token
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 JUPYTER_TOKEN = "jupyter-test-token"
@@ -93,8 +94,8 @@ def jupyter(agent, tmp_path):
     server.close()
 
 
-def execute(ws, code: str, timeout: float = 60) -> dict:
-    """Run `code` over a channels socket as JupyterLab does; its stdout, result, error and reply."""
+def send_execute(ws, code: str) -> str:
+    """Send an execute_request as JupyterLab does; its msg_id."""
     msg_id = uuid.uuid4().hex
     ws.send(
         json.dumps(
@@ -116,6 +117,12 @@ def execute(ws, code: str, timeout: float = 60) -> dict:
             }
         )
     )  # fmt: skip
+    return msg_id
+
+
+def execute(ws, code: str, timeout: float = 60) -> dict:
+    """Run `code` over a channels socket as JupyterLab does; its stdout, result, error and reply."""
+    msg_id = send_execute(ws, code)
     out: dict = {"stdout": "", "result": None, "error": None, "reply": None, "idle": False}
     deadline = time.monotonic() + timeout
     while not (out["reply"] and out["idle"]):
@@ -215,3 +222,38 @@ def test_a_bad_token_is_refused(agent, tmp_path):
         server.close()
     r = httpx.get(agent.url + "/api/kernels", headers={"Authorization": f"token {wrong}"})
     assert r.status_code == 401 and r.json()["code"] == "INVALID_TOKEN"
+
+
+def agent_channels(agent, kernel_id: str):
+    url = agent.url.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
+    return connect(url, additional_headers={"Authorization": f"token {agent.token}"}, open_timeout=30, max_size=None)
+
+
+def test_the_relay_follows_a_restart_and_ends_with_its_context(agent):
+    ctx = agent.post("/contexts", {"language": "python"}).json()["context_id"]
+    with agent_channels(agent, ctx) as ws:
+        assert execute(ws, "before = 1; before")["result"] == "1"
+        assert agent.get(f"/api/kernels/{ctx}").json()["connections"] == 1
+        assert agent.post(f"/api/kernels/{ctx}/restart").status_code == 200
+        after = execute(ws, "before")
+        assert after["error"] == "NameError", "the same socket now speaks to the fresh kernel"
+        agent.delete(f"/contexts/{ctx}")
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=10)
+
+
+def test_queued_cells_after_an_error_are_aborted_as_a_kernel_does(agent):
+    ctx = agent.post("/contexts", {"language": "python"}).json()["context_id"]
+    try:
+        with agent_channels(agent, ctx) as ws:
+            ids = [send_execute(ws, code) for code in ("import time; time.sleep(0.5); 1/0", "ran = True", "2")]
+            replies = {}
+            while len(replies) < 3:
+                msg = json.loads(ws.recv(timeout=30))
+                if msg["msg_type"] == "execute_reply":
+                    replies[msg["parent_header"]["msg_id"]] = msg["content"]["status"]
+            assert [replies[i] for i in ids] == ["error", "aborted", "aborted"]
+        assert "ran" not in agent.execute("print(dir())", context_id=ctx)["stdout"]
+    finally:
+        agent.delete(f"/contexts/{ctx}")
