@@ -12,7 +12,7 @@ from kernelagent_kernels import kernelspecs_dir
 
 from ..core.errors import bad_request, not_found
 from ..engine import Engine
-from ..engine.languages import LANGUAGES
+from ..engine.languages import LANGUAGES, Language
 from ..models.execute import ContextInfo
 from ..models.gateway import KernelCreate, KernelModel, KernelSpecList, KernelSpecModel
 from ..settings import Settings
@@ -63,7 +63,8 @@ class GatewayService:
         spec = self.ksm.get_kernel_spec(name).to_dict()
         return {"name": name, "spec": spec, "resources": {}}
 
-    def _languages(self) -> list:
+    def _languages(self) -> list[Language]:
+        """The languages this agent runs, each one kernelspec."""
         return [LANGUAGES[name] for name in self.engine.available]
 
     # --- kernels ---

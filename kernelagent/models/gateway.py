@@ -66,6 +66,8 @@ class KernelModel(TypedDict):
 
 
 class KernelSpecModel(TypedDict):
+    """A kernelspec as jupyter_server's kernelspecs API describes it (no resources: no logos served)."""
+
     name: str
     spec: dict[str, Any]  # kernel.json: argv, display_name, language, ...
     resources: dict[str, str]
