@@ -14,6 +14,8 @@ import os
 import shutil
 import tempfile
 
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpecManager
 from kernelagent_kernels import kernelspecs_dir
 
@@ -33,6 +35,10 @@ KERNELS_DIR = kernelspecs_dir()  # the kernelspecs, package data of kernelagent_
 
 # A kernel's IPC socket path, `<runtime>/kernel-<uuid>-ipc-<n>`, must fit in sun_path (107 bytes).
 MAX_RUNTIME_PATH = 107 - len("/kernel-") - 36 - len("-ipc-99") - len("/run-4194304")
+
+
+# Every kernel's client sockets (shell, iopub, the manager's control) live in one ZMQ context.
+MAX_ZMQ_SOCKETS = 8192
 
 
 def kernel_tree(kernel: Kernel) -> str:
@@ -59,10 +65,15 @@ class KernelSupply:
         self.available: list[str] = []
         self.pool: KernelPool | None = None
         self._retiring: set[asyncio.Task] = set()
+        # One ZMQ context for every kernel's sockets, made and ended with the supply (see Kernel).
+        self.zmq: zmq.asyncio.Context | None = None
 
     async def start(self) -> None:
         # under the state dir (0700), not /tmp; a killed agent's leftover is cleared here
         self.runtime_dir = fresh_run_dir(runtime_base(self.settings.state_dir))
+        self.zmq = zmq.asyncio.Context()
+        # a context of its own per kernel had no socket limit to share; lift libzmq's default of 1023
+        self.zmq.set(zmq.MAX_SOCKETS, MAX_ZMQ_SOCKETS)
         self.available = self._find_languages()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
         self.pool = KernelPool(self._start_kernel, sizes)
@@ -73,6 +84,9 @@ class KernelSupply:
         if self.pool:
             await self.pool.close()
         await asyncio.gather(*(self.end(k) for k in in_use), *self._retiring, return_exceptions=True)
+        if self.zmq is not None:
+            self.zmq.destroy(linger=0)  # the kernels' sockets are closed by now; nothing may linger
+            self.zmq = None
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
     def _find_languages(self) -> list[str]:
@@ -95,7 +109,8 @@ class KernelSupply:
 
     async def _start_kernel(self, language: str) -> Kernel:
         lang = LANGUAGES[language]
-        kernel = Kernel(lang, self.ksm, self.runtime_dir)
+        assert self.zmq is not None, "a kernel started before start() or after stop()"
+        kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq)
         try:
             env = proc.marked_env(agent_base_env(), kernel_tree(kernel))  # found again when it ends
             await kernel.start(self.settings.workspace, env, self.settings.kernel_start_timeout)
