@@ -181,3 +181,24 @@ def test_an_unknown_user_stops_the_start(tmp_path):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 2 and "no local user called 'no-such-user-kagent'" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_files_and_directories_made_through_the_file_api_are_the_users(agent, user):
+    ws = str(agent.workspace)
+    r = agent.post("/files/write", {"path": f"{ws}/api/deep/given.txt", "content": "from the api"})
+    assert r.status_code == 200, r.text
+    assert agent.post("/files/mkdir", {"path": f"{ws}/made/dir"}).status_code == 200
+    files = {"file": ("up.bin", b"\0" * 1000)}
+    r = agent.http.post("/files/upload", params={"path": f"{ws}/api/up.bin"}, files=files)
+    assert r.status_code == 200, r.text
+    for rel in ("api", "api/deep", "api/deep/given.txt", "api/up.bin", "made", "made/dir"):
+        assert os.stat(agent.workspace / rel).st_uid == user.pw_uid, rel
+    out = agent.execute(
+        "open('api/deep/given.txt', 'a').write(' and the code'); print(open('api/deep/given.txt').read())"
+    )
+    assert out["stdout"].strip() == "from the api and the code", out
+    # a file that exists keeps its owner when the API writes it again
+    root_owned = agent.workspace / "root-owned.txt"
+    root_owned.write_text("x")
+    assert agent.post("/files/write", {"path": f"{ws}/root-owned.txt", "content": "y"}).status_code == 200
+    assert os.stat(root_owned).st_uid == 0

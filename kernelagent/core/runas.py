@@ -105,3 +105,10 @@ def run_as(name: str) -> RunAs | None:
         return None
     user = RunAs.lookup(name.strip())
     return None if user.uid == os.geteuid() else user
+
+
+def new_owner(name: str) -> tuple[int, int] | None:
+    """(uid, gid) that what the agent creates for executed code (files, directories) should get
+    under the setting `run_as_user` = `name`; None when code runs as the agent."""
+    user = run_as(name)
+    return (user.uid, user.gid) if user is not None else None
