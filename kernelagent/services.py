@@ -78,7 +78,7 @@ class Services:
         created = not os.path.isdir(self.settings.workspace)
         os.makedirs(self.settings.workspace, exist_ok=True)
         if (user := run_as(self.settings.run_as_user)) is not None:
-            user.take_workspace(self.settings.workspace, created)
+            user.prepare(self.settings.workspace, created)
         await self.desktop.start()  # first: kernels and commands inherit its DISPLAY
         await self.engine.start()
         await self.jobs.start()

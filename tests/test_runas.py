@@ -87,10 +87,18 @@ def wait_for(fn, timeout: float = 30.0):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+def home_of(user) -> str:
+    """Its home, or, where it has none it can write (useradd --no-create-home), the agent's stand-in."""
+    if os.path.isdir(user.pw_dir):
+        return user.pw_dir
+    return os.path.join(tempfile.gettempdir(), f"kernelagent-{os.getuid()}-runas", f"home-{USER}")
+
+
 def test_execute_runs_as_the_user(agent, user):
     out = agent.execute("import os; print(os.getuid(), os.getgid(), os.environ['HOME'], os.environ['USER'])")
     assert out["success"], out
-    assert out["stdout"].split() == [str(user.pw_uid), str(user.pw_gid), user.pw_dir, USER]
+    assert out["stdout"].split() == [str(user.pw_uid), str(user.pw_gid), home_of(user), USER]
+    assert os.stat(home_of(user)).st_uid == user.pw_uid and stat.S_IMODE(os.stat(home_of(user)).st_mode) == 0o700
     bash = agent.execute("id -u; echo $LOGNAME", language="bash")
     assert bash["stdout"].split() == [str(user.pw_uid), USER], bash
 
@@ -115,7 +123,7 @@ def test_state_dir_is_unreadable(agent):
 
 
 def test_commands_and_background_commands_run_as_the_user(agent, user):
-    assert run(agent, "id -u; echo $HOME")["stdout"].split() == [str(user.pw_uid), user.pw_dir]
+    assert run(agent, "id -u; echo $HOME")["stdout"].split() == [str(user.pw_uid), home_of(user)]
     job = agent.post("/commands/background", {"command": "id -u; id -g"}).json()
 
     def finished() -> dict | None:

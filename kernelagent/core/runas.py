@@ -12,11 +12,13 @@ The seams: subprocess.Popen's and asyncio's `user`, `group` and `extra_groups` k
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import grp
 import logging
 import os
 import pwd
+import tempfile
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,17 +77,17 @@ class RunAs:
         """Make `path` this user's (owner and group)."""
         os.chown(path, self.uid, self.gid)
 
-    def take_workspace(self, path: str, created: bool) -> None:
+    def prepare(self, workspace: str, created: bool) -> None:
         """At start: a workspace the agent just `created` becomes this user's; one that existed is
-        left as it is (the operator's), with a warning if this user cannot write it."""
+        left as it is (the operator's), with a warning if this user cannot write it. A stand-in
+        home (see `run_as`) is made here, this user's, mode 0700."""
         if created:
-            self.give(path)
-        elif not self.can_write(path):
-            log.warning("run_as_user %s cannot write the workspace %s (it existed; left as it is)", self.name, path)
+            self.give(workspace)
+        elif not self.can_write(workspace):
+            log.warning("run_as_user %s cannot write the workspace %s (it existed; left so)", self.name, workspace)
         if not os.path.isdir(self.home):
-            log.warning(
-                "run_as_user %s has no home directory %s: tools that keep files there will fail", self.name, self.home
-            )
+            os.makedirs(self.home, mode=0o700)
+            self.give(self.home)
 
     def can_write(self, path: str) -> bool:
         """Whether this user may create files in the directory `path`, by its mode bits."""
@@ -104,7 +106,20 @@ def run_as(name: str) -> RunAs | None:
     if not name.strip():
         return None
     user = RunAs.lookup(name.strip())
-    return None if user.uid == os.geteuid() else user
+    if user.uid == os.geteuid():
+        return None
+    if not (os.path.isdir(user.home) and user.can_write(user.home)):
+        # tools keep caches in HOME (Go's build cache, IPython, matplotlib): a home of its own
+        stand_in = os.path.join(shared_base(), f"home-{user.name}")
+        log.warning("run_as_user %s has no writable home (%s); HOME is %s", user.name, user.home, stand_in)
+        user = dataclasses.replace(user, home=stand_in)
+    return user
+
+
+def shared_base() -> str:
+    """The agent's directory in /tmp for what that user must reach (kernels' run dirs, a stand-in
+    home): the agent's, mode 0711 (others pass through, cannot list)."""
+    return os.path.join(tempfile.gettempdir(), f"kernelagent-{os.getuid()}-runas")
 
 
 def new_owner(name: str) -> tuple[int, int] | None:

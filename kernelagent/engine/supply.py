@@ -20,7 +20,7 @@ from kernelagent_kernels import kernelspecs_dir
 
 from ..core import proc
 from ..core.errors import AgentError
-from ..core.runas import run_as
+from ..core.runas import run_as, shared_base
 from ..core.statedir import fresh_run_dir
 from ..environment import agent_base_env
 from ..settings import Settings
@@ -48,7 +48,7 @@ def runtime_base(state_dir: str, outside: bool = False) -> str:
     enter the state dir: `outside`), a `kernelagent-<uid>` dir (`kernelagent-<uid>-runas`) in /tmp."""
     base = os.path.join(os.path.abspath(state_dir), "runtime")
     if outside:  # its own base: a private one's mode (0700) would keep the other user out
-        return os.path.join(tempfile.gettempdir(), f"kernelagent-{os.getuid()}-runas")
+        return shared_base()
     if len(base.encode()) <= MAX_RUNTIME_PATH:
         return base
     return os.path.join(tempfile.gettempdir(), f"kernelagent-{os.getuid()}")
