@@ -74,8 +74,9 @@ class RunAs:
         os.setuid(self.uid)
 
     def give(self, path: str) -> None:
-        """Make `path` this user's (owner and group)."""
-        os.chown(path, self.uid, self.gid)
+        """Make `path` this user's (owner and group). A symbolic link is not followed: `path` may sit
+        in a directory this user controls (its run dir), where it could swap a file for a link."""
+        os.chown(path, self.uid, self.gid, follow_symlinks=False)
 
     def prepare(self, workspace: str, created: bool) -> None:
         """At start: a workspace the agent just `created` becomes this user's; one that existed is

@@ -74,3 +74,13 @@ def test_runtime_dir_leaves_the_state_dir_when_code_runs_as_another_user():
     assert runtime_base("/st") == "/st/runtime"
     outside = runtime_base("/st", outside=True)
     assert not outside.startswith("/st/") and outside.endswith(f"kernelagent-{os.getuid()}-runas")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may give files away")
+def test_give_does_not_follow_a_link(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("x")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    RunAs("u", 12345, 12345, (12345,), "/").give(str(link))
+    assert os.lstat(link).st_uid == 12345 and os.stat(target).st_uid == 0
