@@ -108,7 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
     if args.command == "serve":
-        asyncio.run(serve(settings))
+        from .core.runas import RunAsError
+
+        try:
+            asyncio.run(serve(settings))
+        except RunAsError as exc:  # a setting the agent cannot start with: said plainly, no traceback
+            print(f"kernelagent: {exc}", file=sys.stderr)
+            return 2
         return 0
     ensure_secret(settings)
     auth = Authenticator(settings)

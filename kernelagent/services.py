@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .auth import Authenticator
 from .commands import CommandService
 from .core.clock import Uptime
+from .core.runas import run_as
 from .core.statedir import private_dir
 from .desktop import DesktopService
 from .engine import Engine
@@ -48,6 +49,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
+        run_as(settings.run_as_user)  # an unknown user stops the start here (RunAsError)
         env = EnvStore()
         engine = Engine(settings, global_env=env.all)
         cache = ExecutionCache(settings)
@@ -76,7 +78,10 @@ class Services:
 
     async def start(self) -> None:
         private_dir(self.settings.state_dir)  # 0700 even where it existed wider
+        created = not os.path.isdir(self.settings.workspace)
         os.makedirs(self.settings.workspace, exist_ok=True)
+        if (user := run_as(self.settings.run_as_user)) is not None:
+            user.prepare(self.settings.workspace, created)
         await self.desktop.start()  # first: kernels and commands inherit its DISPLAY
         await self.engine.start()
         await self.jobs.start()

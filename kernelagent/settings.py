@@ -25,6 +25,8 @@ class Settings:
     workspace: str = "/workspace"
     # where the agent keeps its generated secret and token (mode 0700)
     state_dir: str = field(default_factory=_default_state_dir)
+    # a local user that kernels, commands and terminals run as (the agent must be root); empty: the agent's own
+    run_as_user: str = ""
 
     # auth: a shared HS256 secret, or a PEM public key (RS256, ES256 or EdDSA, chosen by key type)
     jwt_secret: str = ""

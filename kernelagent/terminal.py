@@ -27,6 +27,7 @@ from ptyprocess import PtyProcess
 from .core import proc as ptree
 from .core.errors import AgentError
 from .core.limits import Limiter
+from .core.runas import run_as
 from .environment import EnvStore
 from .settings import Settings
 
@@ -232,13 +233,22 @@ class TerminalManager:
 
     def _spawn(self, cols: int, rows: int) -> Terminal:
         env = self.env.process_env()
+        user = run_as(self.settings.run_as_user)
+        if user is not None:  # its HOME, USER, LOGNAME, unless /env set them
+            env = user.environ(env, keep=self.env.overlay())
         env.setdefault("TERM", "xterm-256color")
         env.pop("PROMPT_COMMAND", None)
         cwd = self.settings.workspace if os.path.isdir(self.settings.workspace) else "/"
         env["PWD"] = cwd
         try:
             tree = ptree.new_tree()
-            proc = PtyProcess.spawn([self.shell()], cwd=cwd, env=ptree.marked_env(env, tree), dimensions=(rows, cols))
+            proc = PtyProcess.spawn(
+                [self.shell()],
+                cwd=cwd,
+                env=ptree.marked_env(env, tree),
+                dimensions=(rows, cols),
+                preexec_fn=user.drop if user is not None else None,  # ptyprocess forks itself: no Popen seam
+            )
         except OSError as exc:
             raise AgentError("INTERNAL_ERROR", 500, f"Could not start a terminal: {exc}") from None
         term = Terminal(self, proc, tree)

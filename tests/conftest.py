@@ -71,10 +71,15 @@ class Agent:
                 self.proc.kill()
 
 
-def start_agent(tmp: Path, extra_env: dict[str, str] | None = None, token: str | None = None) -> Agent:
+def start_agent(
+    tmp: Path, extra_env: dict[str, str] | None = None, token: str | None = None, workspace: Path | None = None
+) -> Agent:
+    """An agent on a free port, its state in `tmp`; `workspace` (default `tmp/workspace`, made
+    here) may name a directory that does not exist yet, which the agent then creates."""
     port = free_port()
-    workspace = tmp / "workspace"
-    workspace.mkdir(parents=True, exist_ok=True)
+    if workspace is None:
+        workspace = tmp / "workspace"
+        workspace.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERNELAGENT_")}
     env.update(
         {

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..core import proc as ptree
 from ..core.clock import utc_now_iso
+from ..core.runas import RunAs
 from ..core.text import BoundedText, truncation
 from ..models.commands import CommandResult
 
@@ -39,6 +40,7 @@ class CommandSpec:
     env: dict[str, str]  # the full process environment
     workdir: str
     name: str | None = None
+    user: RunAs | None = None  # the unprivileged user it runs as (setting run_as_user), if any
 
 
 # --- running one command ---
@@ -129,6 +131,7 @@ class CommandRun:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own session and process group: the tree can be ended as one
+                **(spec.user.popen_kwargs() if spec.user is not None else {}),
             )
         except FileNotFoundError:
             self._fail(127, "command not found")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from ..core.runas import run_as
 from ..core.text import BoundedText
 from ..core.workdir import resolve_workdir
 from ..environment import EnvStore
@@ -34,13 +35,18 @@ class CommandService:
         s = self.settings
         argv, display = argv_of(req)
         default = s.background_timeout if background else s.command_timeout
+        env = self.env_store.process_env(req.env)
+        user = run_as(s.run_as_user)
+        if user is not None:  # its HOME, USER, LOGNAME, unless /env or the request set them
+            env = user.environ(env, keep=self.env_store.overlay(req.env))
         return CommandSpec(
             argv=argv,
             display=display,
             timeout=within_max_timeout(req.timeout, default, s.max_timeout),
-            env=self.env_store.process_env(req.env),
+            env=env,
             workdir=resolve_workdir(s, req.cwd),
             name=req.name,
+            user=user,
         )
 
     def new_run(self, spec: CommandSpec, sink: OutputSink | None = None, limit: int | None = None) -> CommandRun:

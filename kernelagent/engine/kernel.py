@@ -17,6 +17,7 @@ from typing import Any
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 
+from ..core.runas import RunAs
 from .languages import Language
 from .outputs import Outputs
 
@@ -72,6 +73,20 @@ class Run:
             self._grace.cancel()
 
 
+class _KernelManager(AsyncKernelManager):
+    """An AsyncKernelManager that can launch its kernel as another user (`owner`): the Popen
+    arguments come through start_kernel's keyword arguments; the connection file, written by the
+    provisioner as the agent's (mode 0600), is given to that user just before the launch."""
+
+    owner: RunAs | None = None
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        # jupyter_client's documented override point, between writing the connection file and the launch
+        if self.owner is not None:
+            self.owner.give(self.connection_file)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
 class Kernel:
     """One kernel process and its client: starts it, submits code, routes replies to runs, ends it."""
 
@@ -86,7 +101,7 @@ class Kernel:
         # picks tcp on loopback: it cannot use ipc).
         options = kernel_spec_manager.get_kernel_spec(language.kernel_name).metadata.get("kernelagent", {})
         self.late_output_grace = float(options.get("late_output_grace", 0))
-        self.km = AsyncKernelManager(
+        self.km = _KernelManager(
             context=context,
             kernel_name=language.kernel_name,
             kernel_spec_manager=kernel_spec_manager,
@@ -106,13 +121,20 @@ class Kernel:
         self.env_overlay: dict[str, str] = {}
         self.workdir: str = ""
 
-    async def start(self, cwd: str, env: dict[str, str], timeout: float) -> None:
+    async def start(self, cwd: str, env: dict[str, str], timeout: float, user: RunAs | None = None) -> None:
+        """Launch the kernel (as `user`, if given, in a runtime dir that user owns) and wait until it answers."""
         self.workdir = cwd
-        self.base_env = dict(env)
         # Wrapper kernels keep their scratch files here; it goes with the kernel, even one killed
         # outright, which never runs its own clean-up.
         os.mkdir(self.scratch, 0o700)
-        await self.km.start_kernel(cwd=cwd, env={**env, SCRATCH_ENV: self.scratch})
+        spawn: dict[str, Any] = {}
+        if user is not None:
+            env = user.environ(env)
+            user.give(self.scratch)
+            self.km.owner = user
+            spawn = user.popen_kwargs()
+        self.base_env = dict(env)
+        await self.km.start_kernel(cwd=cwd, env={**env, SCRATCH_ENV: self.scratch}, **spawn)
         self.kc = self.km.client(context=self.km.context)
         # Only the channels the agent uses: liveness is the process's (km.is_alive), stdin is never
         # allowed, interrupts and shutdowns go through the manager. The heartbeat alone would cost a

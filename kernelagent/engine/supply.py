@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import stat
 import tempfile
 
 import zmq
@@ -21,6 +22,7 @@ from kernelagent_kernels import kernelspecs_dir
 
 from ..core import proc
 from ..core.errors import AgentError
+from ..core.runas import run_as, shared_base
 from ..core.statedir import fresh_run_dir
 from ..environment import agent_base_env
 from ..settings import Settings
@@ -46,13 +48,22 @@ def kernel_tree(kernel: Kernel) -> str:
     return f"{os.getpid()}-{kernel.id}"
 
 
-def runtime_base(state_dir: str) -> str:
+def runtime_base(state_dir: str, outside: bool = False) -> str:
     """Where run directories with kernel connection files go: `<state_dir>/runtime`, or, where
-    that path is too long for the kernels' sockets, a private `kernelagent-<uid>` dir in /tmp."""
+    that path is too long for the kernels' sockets (or kernels run as another user, who must not
+    enter the state dir: `outside`), a `kernelagent-<uid>` dir (`kernelagent-<uid>-runas`) in /tmp."""
     base = os.path.join(os.path.abspath(state_dir), "runtime")
+    if outside:  # its own base: a private one's mode (0700) would keep the other user out
+        return shared_base()
     if len(base.encode()) <= MAX_RUNTIME_PATH:
         return base
     return os.path.join(tempfile.gettempdir(), f"kernelagent-{os.getuid()}")
+
+
+def _ours(path: str) -> bool:
+    """Whether `path` is a real directory (not a link) owned by the agent's user."""
+    st = os.lstat(path)
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
 
 
 class KernelSupply:
@@ -70,7 +81,16 @@ class KernelSupply:
 
     async def start(self) -> None:
         # under the state dir (0700), not /tmp; a killed agent's leftover is cleared here
-        self.runtime_dir = fresh_run_dir(runtime_base(self.settings.state_dir))
+        user = run_as(self.settings.run_as_user)
+        base = runtime_base(self.settings.state_dir, outside=user is not None)
+        if user is not None and os.path.lexists(base) and not _ours(base):  # in /tmp: anyone may have made it
+            raise RuntimeError(f"{base} is not a directory of the agent's own; remove it")
+        self.runtime_dir = fresh_run_dir(base)
+        if user is not None:
+            # kernels run as that user: they bind their sockets in a run dir of their own (0700),
+            # reached through a base the agent owns that lets others through but not list (0711)
+            os.chmod(base, 0o711)
+            user.give(self.runtime_dir)
         self.zmq = zmq.asyncio.Context()
         # a context of its own per kernel had no socket limit to share; lift libzmq's default of 1023
         self.zmq.set(zmq.MAX_SOCKETS, MAX_ZMQ_SOCKETS)
@@ -113,7 +133,8 @@ class KernelSupply:
         kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq)
         try:
             env = proc.marked_env(agent_base_env(), kernel_tree(kernel))  # found again when it ends
-            await kernel.start(self.settings.workspace, env, self.settings.kernel_start_timeout)
+            user = run_as(self.settings.run_as_user)
+            await kernel.start(self.settings.workspace, env, self.settings.kernel_start_timeout, user)
             warmup = lang.warmup
             if lang.stream_limit:
                 kernel.stream_limit = self.source_cap(None)

@@ -53,13 +53,20 @@ class TempRegistry:
         return None if entry is None else entry[0]
 
 
+Owner = tuple[int, int]  # uid, gid
+
+
 class AtomicFile:
     """A file being written: a temp file beside the target until commit() renames it into place.
 
     Blocking; every method runs in the file executor. Parents are created as needed.
     """
 
-    def __init__(self, target: str, mode: int | None, temps: TempRegistry | None = None):
+    def __init__(
+        self, target: str, mode: int | None, temps: TempRegistry | None = None, new_owner: Owner | None = None
+    ):
+        """`new_owner` (uid, gid), if given, owns the file if it is new, and the parents made for it;
+        an existing file keeps its owner."""
         self.target = target
         self.temps = temps
         self.size = 0
@@ -79,14 +86,14 @@ class AtomicFile:
         if existing is not None and not stat.S_ISREG(existing.st_mode) and not stat.S_ISCHR(existing.st_mode):
             raise invalid_path(f"Not a regular file: {target}", target)
         self.mode = mode if mode is not None else (stat.S_IMODE(existing.st_mode) if existing else 0o644)
-        self.owner = (existing.st_uid, existing.st_gid) if existing else None
+        self.owner = (existing.st_uid, existing.st_gid) if existing else new_owner
         try:
             if existing is not None and stat.S_ISCHR(existing.st_mode):
                 self.fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
                 self.direct = True
             else:
                 parent = os.path.dirname(target)
-                os.makedirs(parent, exist_ok=True)
+                makedirs_owned(parent, new_owner)
                 self.fd, self.tmp = self._create_temp(parent, os.path.basename(target), existing is not None)
                 self.direct = False
         except FileExistsError:  # a parent component is a file
@@ -166,6 +173,24 @@ class AtomicFile:
         if self.temps is not None and self.tmp is not None:
             self.temps.done(self.tmp)
         self.tmp = None
+
+
+def makedirs_owned(path: str, owner: Owner | None) -> None:
+    """os.makedirs(path, exist_ok=True); the directories it creates are given to `owner` (uid, gid), if any."""
+    if owner is None:
+        os.makedirs(path, exist_ok=True)
+        return
+    made: list[str] = []
+    head = os.path.abspath(path)
+    while not os.path.lexists(head) and os.path.dirname(head) != head:
+        made.append(head)
+        head = os.path.dirname(head)
+    os.makedirs(path, exist_ok=True)
+    for directory in made:
+        try:
+            os.lchown(directory, *owner)
+        except OSError:
+            pass
 
 
 def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:

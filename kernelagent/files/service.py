@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 
 from ..core.errors import AgentError
 from ..core.limits import Limiter
+from ..core.runas import new_owner
 from ..models.files import FileContent, FileExists, FileList, FileResponse, ReadQuery, WriteRequest, file_response
 from ..settings import Settings
-from .atomic import AtomicFile, TempRegistry
+from .atomic import AtomicFile, TempRegistry, makedirs_owned
 from .download import Download, open_regular
 from .errors import already_exists, invalid_path, os_error, too_large
 from .form import UploadForm
@@ -44,6 +45,7 @@ class FileService:
         self.watchers = Limiter(settings.max_watchers, "watches")
         self.chunk = max(64 << 10, settings.file_chunk_bytes)
         self.temps = TempRegistry()
+        self.new_owner = new_owner(settings.run_as_user)  # of new files and directories (run_as_user)
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kernelagent-files")
 
     def close(self) -> None:
@@ -102,7 +104,7 @@ class FileService:
             raise already_exists(f"File already exists: {raw}", raw)
 
         def write() -> int:
-            f = AtomicFile(path, request.mode, self.temps)
+            f = AtomicFile(path, request.mode, self.temps, self.new_owner)
             f.write(data)
             return f.commit()
 
@@ -208,7 +210,7 @@ class FileService:
 
         def mkdir() -> None:
             try:
-                os.makedirs(path, exist_ok=True)
+                makedirs_owned(path, self.new_owner)
             except FileExistsError:
                 raise already_exists(f"A file already exists at {raw}", raw) from None
             except NotADirectoryError:

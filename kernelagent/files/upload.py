@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core.errors import bad_request, missing
 from ..core.limits import Limiter
+from ..core.runas import new_owner
 from ..models.files import FileResponse, file_response
 from ..settings import Settings
 from .atomic import AtomicFile, Buffer, TempRegistry, write_all
@@ -38,6 +39,7 @@ class Upload:
         self.temps = temps
         self.limit = settings.max_upload_bytes
         self.window = settings.upload_window_bytes
+        self.new_owner = new_owner(settings.run_as_user)  # of a new file and its new parents (run_as_user)
         self.chunk = chunk
         self.slot: Limiter | None = slot
         self.dest: str | None = None
@@ -70,7 +72,7 @@ class Upload:
         async with self.lock:
             self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernelagent-upload")
             if self.dest is not None:
-                self.file = await self._run(AtomicFile, self.dest, None, self.temps)
+                self.file = await self._run(AtomicFile, self.dest, None, self.temps, self.new_owner)
             else:
                 self.spool = await self._run(tempfile.mkstemp, ".upload", "kernelagent-")
 
@@ -123,7 +125,7 @@ class Upload:
             await self._flush()
             await self._drain(raise_errors=True)
             if self.spool is not None:
-                self.file = await self._run(AtomicFile, self.dest, None, self.temps)
+                self.file = await self._run(AtomicFile, self.dest, None, self.temps, self.new_owner)
                 await self._run(_copy_spool, self.spool, self.file)
                 self._drop_spool()
             assert self.file is not None

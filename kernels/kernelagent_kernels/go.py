@@ -90,7 +90,8 @@ class GoKernel(WrapperKernel):
         path = os.path.join(self.root, f"gocell-{digest}")
         if not os.path.exists(path):
             tmp = f"{path}.{os.getpid()}"
-            code, out = await self._run_tool([self.go, "build", "-o", tmp, "."], cwd=src_dir)
+            # no VCS stamping: the source may sit in a git checkout of another user (run_as_user), where it fails
+            code, out = await self._run_tool([self.go, "build", "-buildvcs=false", "-o", tmp, "."], cwd=src_dir)
             if code != 0:
                 raise RuntimeError(f"cannot build the Go cell splitter:\n{out}")
             os.replace(tmp, path)
@@ -216,7 +217,7 @@ class GoKernel(WrapperKernel):
         if rc != 0:
             return None, out.replace(main, "main.go")
         tmp = f"{binary}.{os.getpid()}.tmp"
-        rc, out = await self._run_tool([self.go, "build", "-o", tmp, "."], cwd=self.project)
+        rc, out = await self._run_tool([self.go, "build", "-buildvcs=false", "-o", tmp, "."], cwd=self.project)
         if rc != 0:
             return None, out
         os.replace(tmp, binary)
