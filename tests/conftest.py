@@ -14,6 +14,7 @@ import jwt
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_SHELL = ROOT / "tests" / "bin" / "bash-norc"  # bash without the host's rc files
 SECRET = "test-secret-" + "x" * 60
 
 
@@ -87,6 +88,7 @@ def start_agent(
             "KERNELAGENT_STATE_DIR": str(tmp / "state"),
             "KERNELAGENT_CULL_INTERVAL": "1",
             "KERNELAGENT_WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' webhook receivers listen on loopback
+            "KERNELAGENT_TERMINAL_SHELL": str(TEST_SHELL),
             "PYTHONPATH": str(ROOT),
         }
     )

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import Agent, start_agent
+from conftest import TEST_SHELL, Agent, start_agent
 from PIL import Image
 
 from kernelagent.api import desktop as desktop_api
@@ -50,7 +50,7 @@ def spawn(display) -> Iterator:
     started: list[subprocess.Popen] = []
 
     def run(*argv: str, **kw) -> subprocess.Popen:
-        p = subprocess.Popen(argv, env={**os.environ, "DISPLAY": display}, **kw)
+        p = subprocess.Popen(argv, env={**os.environ, "DISPLAY": display, "SHELL": str(TEST_SHELL)}, **kw)
         started.append(p)
         return p
 
