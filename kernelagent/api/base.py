@@ -128,19 +128,11 @@ class BaseHandler(ServiceMixin, web.RequestHandler):
         """The JSON body as `model` (400 in the envelope, naming the field, when it is not)."""
         return parse_json(model, self.request.body, required)
 
-    async def run_once(self, body: BaseModel | dict[str, Any], run: Any) -> Any:
+    async def run_once(self, body: BaseModel, run: Any) -> Any:
         """Start work at most once per idempotency key (idempotency.py): a retry carrying the same
         key gets the first answer, marked with Idempotent-Replayed. Without a key, just run."""
-        if isinstance(body, BaseModel):
-            fields = body.model_dump(mode="json", exclude={KEY_FIELD})
-            body_key = getattr(body, KEY_FIELD, None)
-        else:
-            fields = {k: v for k, v in body.items() if k != KEY_FIELD}
-            body_key = body.get(KEY_FIELD)
-            if body_key is not None and not isinstance(body_key, str):
-                raise bad_request("Idempotency key must be a string", field=KEY_FIELD)
-        key = idempotency_key(self.request.headers, body_key)
-        request = {"endpoint": self.request.path, "body": fields}
+        key = idempotency_key(self.request.headers, getattr(body, KEY_FIELD, None))
+        request = {"endpoint": self.request.path, "body": body.model_dump(mode="json", exclude={KEY_FIELD})}
         result, replayed = await self.services.cache.run(key, request, run)
         if replayed:
             self.set_header("Idempotent-Replayed", "true")
