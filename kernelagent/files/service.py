@@ -191,6 +191,8 @@ class FileService:
         assert raw is not None  # resolve_parent refuses a missing path
         if path in self.policy.roots():
             raise AgentError("PATH_NOT_ALLOWED", 403, f"Refusing to remove an allowed root: {raw}", {"path": raw})
+        if os.path.basename(raw.rstrip("/")) in (".", ".."):  # as rm does: `sub/ghost/..` must not take sub
+            raise invalid_path(f"A removal names what it removes, not '.' or '..': {raw}", raw)
 
         def remove() -> None:
             try:
