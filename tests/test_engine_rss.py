@@ -126,3 +126,29 @@ def test_kernel_clients_share_the_supply_context_and_start_only_shell_and_iopub(
             await engine.stop()
 
     asyncio.run(main())
+
+
+def test_the_signatures_a_kernel_client_remembers_stay_within_the_setting(tmp_path):
+    """jupyter_client remembers every message's signature against replays, 65536 per kernel by default."""
+
+    async def main() -> None:
+        settings = Settings(
+            workspace=str(tmp_path / "ws"),
+            state_dir=str(tmp_path / "state"),
+            warm_languages="python",
+            desktop=False,
+            kernel_digest_history=40,
+        )
+        (tmp_path / "ws").mkdir()
+        engine = Engine(settings, global_env=dict)
+        await engine.start()
+        try:
+            cid = (await engine.create_context("python"))["context_id"]
+            for i in range(30):  # each run brings a reply and several iopub messages
+                assert (await engine.execute(ExecuteRequest(code=f"print({i})", context_id=cid)))["success"]
+            kernel = engine.get_context(cid).kernel
+            assert 0 < len(kernel.kc.session.digest_history) <= 40  # the client's: shell and iopub
+        finally:
+            await engine.stop()
+
+    asyncio.run(main())

@@ -130,7 +130,7 @@ class KernelSupply:
     async def _start_kernel(self, language: str) -> Kernel:
         lang = LANGUAGES[language]
         assert self.zmq is not None, "a kernel started before start() or after stop()"
-        kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq)
+        kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq, self.settings.kernel_digest_history)
         try:
             env = proc.marked_env(agent_base_env(), kernel_tree(kernel))  # found again when it ends
             user = run_as(self.settings.run_as_user)
