@@ -27,10 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# SYS_PTRACE: the agent (root) finds the process trees of the user code runs as by reading their
-# /proc/<pid>/environ, which another uid's process allows only with it (docker and podman leave it
-# out by default); without it a double-forked child outlives its command's deadline or kill.
-
 # A key pair for this run only: the public half goes into the container, the private half mints
 # the token here.
 token="$("$PY" - "$work" <<'PY'
@@ -51,10 +47,14 @@ secs() { printf '%d.%d s' $(($1 / 1000)) $(($1 % 1000 / 100)); }  # milliseconds
 # ask for this shell's own (nproc no more than the 32768 podman itself keeps).
 limits=()
 if [ "${engine[0]}" = podman ]; then
-    nproc="$(ulimit -Hu)"; [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ] && nproc=32768
+    nproc="$(ulimit -Hu)"
+    if [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; then nproc=32768; fi
     limits=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=$nproc:$nproc")
 fi
 
+# SYS_PTRACE: the agent (root) finds the process trees of the user code runs as by reading their
+# /proc/<pid>/environ, which another uid's process allows only with it (docker and podman leave it
+# out by default); without it a double-forked child outlives its command's deadline or kill.
 start=$(ms)
 cid="$(quiet "${engine[@]}" run -d "${limits[@]}" -p "127.0.0.1:$PORT:7777" \
     -e KERNELAGENT_JWT_PUBLIC_KEY=/run/secrets/jwt.pub -v "$work/jwt.pub:/run/secrets/jwt.pub:ro" \
