@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-WITH_TEST="${1:-}"
+WITH_TEST="${1:-}"  # --test: the test extras too; --system-only: the system packages, then stop
 
 mkdir -p "$VENV"
 export SETUP_LOG="${SETUP_LOG:-$VENV/setup.log}"
@@ -34,6 +34,8 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
 else
   say "system packages ok"
 fi
+# The image builds this step as a layer of its own, so a code change does not reinstall them.
+[ "$WITH_TEST" = "--system-only" ] && exit 0
 
 PY=python3
 for candidate in python3.13 python3.12 python3.11 python3; do
