@@ -476,13 +476,3 @@ def test_terminal_auth_limit_and_token_expiry(agent_factory):
         assert time.monotonic() - started < 10
 
     asyncio.run(asyncio.wait_for(scenario(), 90))
-
-
-def test_p95_is_the_nearest_rank_of_recent_durations():
-    from collections import deque
-
-    from kernelagent.metrics import p95_duration_ms
-
-    assert p95_duration_ms(deque()) == 0.0
-    assert p95_duration_ms(deque(i / 1000 for i in range(100, 0, -1))) == 95.0
-    assert p95_duration_ms(deque([0.002])) == 2.0
