@@ -35,7 +35,8 @@ STOP_GRACE = 5.0  # seconds ffmpeg gets to finish its file after SIGINT
 def ffmpeg_args(req: RecordingStart, display: str, width: int, height: int, max_seconds: float, max_bytes: int,
                 path: str) -> list[str]:  # fmt: skip
     """The ffmpeg command line of a recording (pure, so it is tested without ffmpeg)."""
-    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-f", "x11grab", "-draw_mouse", "1"]
+    # -y: a caller's output_file may exist already; it is replaced, as /files/write would
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "warning", "-f", "x11grab", "-draw_mouse", "1"]
     args += ["-framerate", str(req.fps), "-video_size", f"{width}x{height}", "-i", f"{display}+0,0"]
     args += ["-t", f"{max_seconds:g}", "-fs", str(max_bytes), "-threads", "1", "-g", str(req.fps)]
     if width % 2 or height % 2:
@@ -58,13 +59,17 @@ class Recording:
     req: RecordingStart
     path: str
     log: str  # ffmpeg's output, in the recorder's directory
-    own: bool  # the file is in the recorder's directory (else the caller's output_file): removed when forgotten
     child: asyncio.subprocess.Process
     started: float = field(default_factory=time.time)
     ended: float | None = None
     status: str = "recording"
     error: str = ""
     stopping: bool = False
+
+    @property
+    def own(self) -> bool:
+        """The file is the recorder's (removed when forgotten), not the caller's output_file."""
+        return self.req.output_file is None
 
     def answer(self) -> RecordingAnswer:
         end = self.ended or time.time()
@@ -73,7 +78,6 @@ class Recording:
             "recording_id": self.id,
             "status": self.status,  # type: ignore[typeddict-item]
             "recording": self.status == "recording",
-            "output_file": self.path,
             "duration": round(end - self.started, 3),
             "file_size": size,
             "format": self.req.format,
@@ -82,6 +86,8 @@ class Recording:
             "start_time": iso_from_epoch(self.started),
             "end_time": iso_from_epoch(self.ended),
         }
+        if self.req.output_file is not None:
+            out["output_file"] = self.req.output_file  # as the caller named it
         if self.error:
             out["error"] = self.error
         return out
@@ -99,7 +105,8 @@ class Recorder:
         self.items: OrderedDict[str, Recording] = OrderedDict()
 
     async def start(self, req: RecordingStart, output: str | None = None) -> Recording:
-        """A new recording, into `output` (a path the policy allowed) or a file of the recorder's."""
+        """A new recording, into `output` (req.output_file as the policy resolved it) or a file of the
+        recorder's."""
         self.running.take()
         try:
             os.makedirs(self.dir, mode=0o700, exist_ok=True)
@@ -120,7 +127,7 @@ class Recorder:
         except BaseException:
             self.running.give()
             raise
-        rec = Recording(rid, req, path, log_path, output is None, child)
+        rec = Recording(rid, req, path, log_path, child)
         self.items[rid] = rec
         self._forget_old()
         asyncio.create_task(self._watch(rec))

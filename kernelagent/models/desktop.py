@@ -305,7 +305,7 @@ class Recording(TypedDict):
     recording_id: str
     status: Literal["recording", "stopped", "failed"]
     recording: bool
-    output_file: str
+    output_file: NotRequired[str]  # where the caller asked the video to go
     duration: float
     file_size: int
     format: str

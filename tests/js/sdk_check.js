@@ -271,9 +271,11 @@ async function desktop(sb) {
   });
   await check('recording: {output_file}, status and stop without an id, download by path', async () => {
     const output = `${ALIAS}/js-sdk-recording.mp4`;
+    await sb.files.write(output, 'an older file, replaced');
     await call('startRecording', output);
     const running = await call('getRecordingStatus');
     expect(running.recording === true && running.status === 'recording', 'running', running);
+    expect(running.output_file === output, 'output_file as named', running);
     await sleep(1500);
     await call('stopRecording');
     const stopped = await until('stopped', async () => {
@@ -283,7 +285,8 @@ async function desktop(sb) {
     expect(stopped.status === 'stopped' && stopped.recording === false, 'stopped', stopped);
     const video = await call('downloadRecording', stopped.recording_id);
     expect(video.length > 1000 && video.includes('ftyp'), 'an mp4', video.length);
-    expect(await sb.files.exists(output), 'written where output_file said', output);
+    const written = await sb.files.readBytes(output);
+    expect(written.length > 1000 && written.includes('ftyp'), 'written where output_file said', written.length);
   });
   await check('debug: logs, processes', async () => {
     expect((await call('getDebugLogs')).length > 0, 'logs', null);
