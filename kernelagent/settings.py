@@ -23,6 +23,9 @@ class Settings:
     port: int = 7777
     # where executions and commands run by default
     workspace: str = "/workspace"
+    # the name the SDKs send for the workspace (their default workdir): in any path a request names,
+    # it stands for `workspace`, as if it were a symlink to it (core/workdir.py); empty: no alias
+    workspace_alias: str = "/workspace"
     # where the agent keeps its generated secret and token (mode 0700)
     state_dir: str = field(default_factory=_default_state_dir)
     # a local user that kernels, commands and terminals run as (the agent must be root); empty: the agent's own

@@ -65,3 +65,17 @@ fi
 if [ -f "$ROOT/scripts/setup_kernels.sh" ]; then
   VENV="$VENV" bash "$ROOT/scripts/setup_kernels.sh"
 fi
+
+# The JavaScript SDK's test (tests/test_js_sdk.py): @hopx-ai/sdk and ws from npm, as
+# tests/js/package-lock.json pins them, into tests/js/node_modules (git ignores it).
+if [ "$WITH_TEST" = "--test" ]; then
+  js="$ROOT/tests/js"
+  js_want="$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$js/node_modules/.kernelagent-installed" 2>/dev/null)" != "$js_want" ]; then
+    logged "installing the JS SDK for its test (npm ci)" npm ci --prefix "$js" --no-audit --no-fund
+    echo "$js_want" > "$js/node_modules/.kernelagent-installed"
+    say "JS SDK installed in tests/js/node_modules ($(node -p "require('$js/node_modules/@hopx-ai/sdk/package.json').version"))"
+  else
+    say "JS SDK up to date in tests/js/node_modules"
+  fi
+fi
