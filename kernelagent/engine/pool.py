@@ -16,6 +16,7 @@ from .kernel import Kernel
 log = logging.getLogger("kernelagent.pool")
 
 StartKernel = Callable[[str], Awaitable[Kernel]]
+RetireKernel = Callable[[Kernel], None]
 
 
 class LanguagePool:
@@ -45,8 +46,11 @@ class LanguagePool:
 class KernelPool:
     """Ready kernels per language, refilled in the background; `take` falls back to a cold start."""
 
-    def __init__(self, start_kernel: StartKernel, sizes: dict[str, int], max_parallel_starts: int = 2):
+    def __init__(
+        self, start_kernel: StartKernel, retire: RetireKernel, sizes: dict[str, int], max_parallel_starts: int = 2
+    ):
         self._start_kernel = start_kernel
+        self._retire = retire  # how a kernel found dead is ended: its whole tree, tracked until done
         self._pools = {lang: LanguagePool(lang, size) for lang, size in sizes.items()}
         self._starts = asyncio.Semaphore(max_parallel_starts)
         self._closed = False
@@ -62,7 +66,7 @@ class KernelPool:
             self._refill(language)
             if await kernel.is_alive():
                 return kernel
-            asyncio.create_task(kernel.shutdown())
+            self._retire(kernel)
         if pool:
             self._refill(language)
         return await self._start(language)  # cold start: nothing warm was ready

@@ -96,7 +96,7 @@ class KernelSupply:
         self.zmq.set(zmq.MAX_SOCKETS, MAX_ZMQ_SOCKETS)
         self.available = self._find_languages()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
-        self.pool = KernelPool(self._start_kernel, sizes)
+        self.pool = KernelPool(self._start_kernel, self.retire, sizes)
         self.pool.fill()
 
     async def stop(self, in_use: list[Kernel]) -> None:
