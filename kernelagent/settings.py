@@ -49,6 +49,7 @@ class Settings:
     max_contexts: int = 64  # named contexts at once
     context_idle_timeout: float = 3600.0  # idle named contexts are culled after this many seconds
     cull_interval: float = 30.0
+    memory_trim_interval: float = 10.0  # seconds between handing freed heap back to the OS (glibc); 0: never
 
     # executions
     default_timeout: float = 60.0
