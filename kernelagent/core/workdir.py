@@ -11,7 +11,6 @@ places to two endpoints. Where the workspace is `/workspace` itself, nothing cha
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from ..settings import Settings
 from .errors import bad_request
@@ -32,10 +31,9 @@ def in_workspace(settings: Settings, path: str) -> str:
     return os.path.join(settings.workspace, *parts[len(alias) :])
 
 
-def resolve_workdir(settings: Settings, workdir: Any) -> str:
-    """A request's workdir (either spelling, already picked) as an existing absolute directory; else 400."""
-    if workdir is not None and not isinstance(workdir, str):
-        raise bad_request("'workdir' must be a string")
+def resolve_workdir(settings: Settings, workdir: str | None) -> str:
+    """A request's workdir (either spelling, already picked; typed by its model) as an existing
+    absolute directory; else 400."""
     raw = workdir or settings.workspace
     if "\0" in raw or not os.path.isabs(raw):
         raise bad_request(f"workdir must be an absolute path: {raw!r}", code="INVALID_PATH")
