@@ -204,7 +204,9 @@ def main() -> int:
         "--set", action="append", default=[], metavar="NAME=VALUE", help="an agent setting, e.g. history_max_cells=20"
     )
     args = parser.parse_args()
-    a = agent(warm_languages=LANGS, host="127.0.0.1", **dict(kv.split("=", 1) for kv in args.set))
+    # a trim every second: each checkpoint is measured after one (the agent's default is every 10 s)
+    settings = {"memory_trim_interval": "1", **dict(kv.split("=", 1) for kv in args.set)}
+    a = agent(warm_languages=LANGS, host="127.0.0.1", **settings)
     try:
         s = Soak(a)
         s.http.request("POST", "/files/mkdir", json={"path": f"{a.workspace}/soak"})

@@ -45,7 +45,7 @@ class Settings:
     kernel_start_timeout: float = 60.0
     # signatures of kernel messages remembered per kernel against replays (jupyter_client's 65536
     # cost ~10 MB per long-lived kernel); at the bound a random tenth is forgotten
-    kernel_digest_history: int = 4096
+    kernel_digest_history: int = 1024
     max_contexts: int = 64  # named contexts at once
     context_idle_timeout: float = 3600.0  # idle named contexts are culled after this many seconds
     cull_interval: float = 30.0
