@@ -171,11 +171,11 @@ class Soak:
         getattr(self, name)()
 
 
-def row(label: str, now: dict[str, float], base: dict[str, float] | None) -> str:
+def row(label: str, now: dict[str, float], base: dict[str, float] | None, since: int = 0) -> str:
     text = f"{label:>8}  rss {now['rss_mb']:7.1f} MB  fds {now['fds']:4.0f}  threads {now['threads']:3.0f}"
     text += f"  children {now['children']:3.0f}"
     if base is not None:
-        text += "   delta vs 1000: " + "  ".join(
+        text += f"   delta vs {since}: " + "  ".join(
             f"{k} {now[k] - base[k]:+.1f}" if k == "rss_mb" else f"{k} {now[k] - base[k]:+.0f}" for k in now
         )
     return text
@@ -222,11 +222,11 @@ def main() -> int:
                 now = figures(pid)
                 if base is None:
                     base = now
-                print(row(str(mark), now, base), flush=True)
+                print(row(str(mark), now, base, args.every), flush=True)
                 mark += args.every
         settle(s)
         end = figures(pid)
-        print(row("end", end, base), flush=True)
+        print(row("end", end, base, args.every), flush=True)
         print(f"requests {s.count} in {time.monotonic() - t0:.0f} s; statuses {dict(sorted(s.statuses.items()))}")
         print(f"5xx: {len(s.fivexx)}")
         for line in s.fivexx[:20]:
