@@ -40,6 +40,8 @@ class Settings:
     pool_size: int = 1  # warm kernels kept ready per warm language
     warm_languages: str = "all"  # comma-separated names, or "all" available languages
     kernel_start_timeout: float = 60.0
+    # Python kernels forked from a warm template (a zygote) rather than launched; false: launched
+    kernel_templates: bool = True
     max_contexts: int = 64  # named contexts at once
     context_idle_timeout: float = 3600.0  # idle named contexts are culled after this many seconds
     cull_interval: float = 30.0

@@ -16,6 +16,7 @@ from typing import Any
 
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
+from kernelagent_kernels.forking import ForkedProcess
 
 from ..core.runas import RunAs
 from .languages import Language
@@ -79,6 +80,7 @@ class _KernelManager(AsyncKernelManager):
     provisioner as the agent's (mode 0600), is given to that user just before the launch."""
 
     owner: RunAs | None = None
+    template: Any = None  # a KernelTemplate to fork the kernel from (the kernelspec's provisioner reads it)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         # jupyter_client's documented override point, between writing the connection file and the launch
@@ -214,10 +216,17 @@ class Kernel:
         return await self.km.is_alive()
 
     def exit_status(self) -> int | None:
-        """The process's return code once it has exited (negative: killed by that signal)."""
+        """The process's return code once it has exited (negative: killed by that signal); None
+        while it runs, or when nobody saw how it ended (a forked kernel outliving its template)."""
         provisioner = self.km.provisioner
         process = getattr(provisioner, "process", None) if provisioner else None
-        return process.poll() if process is not None else None
+        if process is None or not getattr(process, "status_known", True):
+            return None
+        return process.poll()
+
+    def forked(self) -> bool:
+        """Whether the kernel was forked from a template rather than launched."""
+        return isinstance(getattr(self.km.provisioner, "process", None), ForkedProcess)
 
     def pid(self) -> int | None:
         provisioner = self.km.provisioner

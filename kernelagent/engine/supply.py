@@ -29,6 +29,7 @@ from ..settings import Settings
 from .kernel import Kernel
 from .languages import LANGUAGES, Language
 from .pool import KernelPool
+from .template import KernelTemplate
 
 log = logging.getLogger("kernelagent.engine")
 
@@ -76,6 +77,7 @@ class KernelSupply:
         self.available: list[str] = []
         self.pool: KernelPool | None = None
         self._retiring: set[asyncio.Task] = set()
+        self.templates: dict[str, KernelTemplate] = {}  # per language whose kernelspec forks from one
         # One ZMQ context for every kernel's sockets, made and ended with the supply (see Kernel).
         self.zmq: zmq.asyncio.Context | None = None
 
@@ -95,6 +97,7 @@ class KernelSupply:
         # a context of its own per kernel had no socket limit to share; lift libzmq's default of 1023
         self.zmq.set(zmq.MAX_SOCKETS, MAX_ZMQ_SOCKETS)
         self.available = self._find_languages()
+        self._start_templates()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
         self.pool = KernelPool(self._start_kernel, sizes)
         self.pool.fill()
@@ -103,11 +106,29 @@ class KernelSupply:
         """Shut down the pool, the kernels `in_use` and those still retiring; remove the runtime directory."""
         if self.pool:
             await self.pool.close()
+        await asyncio.gather(*(t.stop() for t in self.templates.values()))
         await asyncio.gather(*(self.end(k) for k in in_use), *self._retiring, return_exceptions=True)
         if self.zmq is not None:
             self.zmq.destroy(linger=0)  # the kernels' sockets are closed by now; nothing may linger
             self.zmq = None
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+    def _start_templates(self) -> None:
+        """A template per language whose kernelspec's provisioner forks kernels (setting kernel_templates)."""
+        if not self.settings.kernel_templates:
+            return
+        for name in self.available:
+            spec = self.ksm.get_kernel_spec(LANGUAGES[name].kernel_name)
+            if spec.metadata.get("kernel_provisioner", {}).get("provisioner_name") == "kernelagent-fork":
+                env = proc.marked_env(agent_base_env(), f"{os.getpid()}-template-{name}")
+                template = KernelTemplate(name, env, self.settings.workspace, self.settings.kernel_start_timeout)
+                template.start()
+                self.templates[name] = template
+
+    def modes(self) -> dict[str, dict]:
+        """How each language's kernels start: forked from a template (and its state), or launched."""
+        launched = {"mode": "launch"}
+        return {lang: self.templates[lang].info() if lang in self.templates else launched for lang in self.available}
 
     def _find_languages(self) -> list[str]:
         specs = self.ksm.find_kernel_specs()
@@ -131,6 +152,7 @@ class KernelSupply:
         lang = LANGUAGES[language]
         assert self.zmq is not None, "a kernel started before start() or after stop()"
         kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq)
+        kernel.km.template = self.templates.get(language)
         try:
             env = proc.marked_env(agent_base_env(), kernel_tree(kernel))  # found again when it ends
             user = run_as(self.settings.run_as_user)
