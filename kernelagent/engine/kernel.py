@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import shutil
 import time
 import uuid
@@ -31,6 +32,8 @@ IDLE_AFTER_REPLY = 1.0
 SCRATCH_ENV = "KA_KERNEL_SCRATCH"
 # How often a waiting run checks that the kernel process is still alive.
 ALIVE_POLL = 0.25
+# How long each kernel_info of the start handshake waits for its answer before it is sent again.
+HANDSHAKE_POLL = 0.1
 
 
 class Run:
@@ -142,13 +145,35 @@ class Kernel:
         # allowed, interrupts and shutdowns go through the manager. The heartbeat alone would cost a
         # thread with an event loop of its own per kernel.
         self.kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
-        await self.kc.wait_for_ready(timeout=timeout)
+        await self._handshake(timeout)
         self._tasks = [
             asyncio.create_task(self._route(self.kc.get_iopub_msg, "iopub")),
             asyncio.create_task(self._route(self.kc.get_shell_msg, "shell")),
         ]
         self.started_at = time.time()
         self.execution_state = "idle"
+
+    async def _handshake(self, timeout: float) -> None:
+        """Wait until the kernel answers kernel_info on shell and iopub delivers to us: as
+        jupyter_client's wait_for_ready, without its final 0.2 s of waiting for iopub to go quiet
+        (a forked kernel is ready in less; the routers drop what arrives for no run)."""
+        deadline = time.monotonic() + timeout
+        replied = False
+        while time.monotonic() < deadline:
+            self.kc.kernel_info()
+            try:
+                if not replied:
+                    msg = await self.kc.shell_channel.get_msg(timeout=HANDSHAKE_POLL)
+                    if msg["msg_type"] != "kernel_info_reply":
+                        continue
+                    self.kc._handle_kernel_info_reply(msg)
+                    replied = True
+                await self.kc.iopub_channel.get_msg(timeout=HANDSHAKE_POLL)
+                return  # the subscription is live: outputs of the next request reach us
+            except queue.Empty:
+                if not await self.is_alive():
+                    raise RuntimeError("the kernel died before it answered kernel_info") from None
+        raise RuntimeError(f"the kernel did not answer within {timeout:g} s")
 
     async def _route(self, get, channel: str) -> None:
         while True:

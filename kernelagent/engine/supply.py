@@ -42,6 +42,7 @@ MAX_RUNTIME_PATH = 107 - len("/kernel-") - 36 - len("-ipc-99") - len("/run-41943
 
 # Every kernel's client sockets (shell, iopub, the manager's control) live in one ZMQ context.
 MAX_ZMQ_SOCKETS = 8192
+RECONNECT_IVL_MS = 5
 
 
 def kernel_tree(kernel: Kernel) -> str:
@@ -96,6 +97,10 @@ class KernelSupply:
         self.zmq = zmq.asyncio.Context()
         # a context of its own per kernel had no socket limit to share; lift libzmq's default of 1023
         self.zmq.set(zmq.MAX_SOCKETS, MAX_ZMQ_SOCKETS)
+        # a client connects before its kernel has bound (a forked one binds within milliseconds):
+        # retry soon, backing off to libzmq's usual 100 ms
+        self.zmq.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+        self.zmq.setsockopt(zmq.RECONNECT_IVL_MAX, 100)
         self.available = self._find_languages()
         self._start_templates()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
