@@ -162,6 +162,9 @@ class KernelTemplate:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             if self.state == "ready":
                 backoff = 0.5
+            elif not self._ready.done():  # it never became ready: those waiting for it launch instead
+                self._ready.set_exception(RuntimeError(f"the template did not start: {self.last_error}"))
+                self._ready.exception()  # retrieved: nobody may be waiting
             self.state = "down"
             self.restarts += 1
             log.warning("%s template ended (%s); restarting in %.1f s", self.language, self.last_error, backoff)
