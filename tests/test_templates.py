@@ -57,7 +57,7 @@ def test_no_state_leaks_between_forked_contexts(agent, tmp_path):
             "for n in os.listdir('/proc/self/fd'):\n"
             "    try: fds.append(os.readlink(f'/proc/self/fd/{n}'))\n"
             "    except OSError: pass\n"
-            f"print('leaked' in globals(), hasattr(json, 'ka_leak'), any('held-open' in f for f in fds))",
+            "print('leaked' in globals(), hasattr(json, 'ka_leak'), any('held-open' in f for f in fds))",
             context_id=cid,
         )
         assert out["stdout"] == "False False False\n", out
@@ -85,7 +85,8 @@ def test_forked_kernel_is_a_process_of_its_own(agent):
     assert int(parent) == agent.proc.pid
     assert any(o.get("type") == "image/png" or "image/png" in str(o) for o in r["rich_outputs"])
     # The tree marker is where the agent looks for it: /proc/<pid>/environ, not only os.environ.
-    environ = open(f"/proc/{info['pid']}/environ", "rb").read().split(b"\0")
+    with open(f"/proc/{info['pid']}/environ", "rb") as f:
+        environ = f.read().split(b"\0")
     assert any(e.startswith(b"KA_TREE=") for e in environ), environ[:5]
     assert not any(e.startswith(b"KA_TEMPLATE_PAD=") for e in environ)
     agent.delete(f"/contexts/{cid}")
@@ -118,7 +119,7 @@ def test_sigkilled_forked_kernel_is_reported_and_replaced(agent, how):
         after = agent.execute("print('x' in globals())", context_id=cid)
     else:
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+        wait_for(lambda: not psutil.pid_exists(pid))  # reaped: all its threads have exited
         after = agent.execute("print('x' in globals())", context_id=cid)
         assert "killed by SIGKILL" in after["stderr"], after
     assert after["success"] and after["stdout"].endswith("False\n"), after
@@ -142,7 +143,7 @@ def test_dead_template_is_restarted_and_its_kernels_live_on(agent_factory):
     # a kernel whose template died has no one to report its status: it is still found dead
     orphan = a.get(f"/contexts/{cid}").json()["pid"]
     os.kill(orphan, signal.SIGKILL)
-    wait_for(lambda: not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE)
+    wait_for(lambda: not psutil.pid_exists(orphan))
     r = a.execute("print('kept' in globals())", context_id=cid)
     assert r["stdout"] == "False\n" and "had died while idle (exit status unknown)" in r["stderr"], r
 

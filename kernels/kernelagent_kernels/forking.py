@@ -110,7 +110,7 @@ class ForkProvisioner(LocalProvisioner):
             except Exception as exc:  # a fork that fails falls back to a normal start
                 log.warning("fork from the template failed (%s); launching the kernel", exc)
             else:
-                self.process = process  # type: ignore[assignment]
+                self.process = process
                 self.pid = self.pgid = process.pid  # its own session and group, as a launched kernel's
                 self.cwd = kwargs.get("cwd")
                 return self.connection_info

@@ -112,11 +112,11 @@ class Template:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup fd does the work
         while True:
-            ready = select.select([self.sock, self.wake_r], [], [])[0]
+            ready = select.select([self.sock.fileno(), self.wake_r], [], [])[0]
             if self.wake_r in ready:
                 os.read(self.wake_r, 4096)
                 self.reap()
-            if self.sock in ready:
+            if self.sock.fileno() in ready:
                 data = self.sock.recv(MAX_PACKET)
                 if not data:
                     return  # the agent is gone
