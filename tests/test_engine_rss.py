@@ -33,14 +33,16 @@ def holdings(engine: Engine) -> dict[str, int]:
     """What the agent holds that a kernel brings or leaves behind."""
     gc.collect()
     me = psutil.Process()
+    # asyncio.to_thread's executor adds workers as calls overlap, up to its bound: not a kernel's leftovers
+    workers = sum(t.name.startswith("asyncio_") for t in threading.enumerate())
     return {
         "kernels": live(Kernel),
         "managers": live(AsyncKernelManager),
         "clients": live(AsyncKernelClient),
         "zmq contexts open": sum(isinstance(o, zmq.Context) and not o.closed for o in gc.get_objects()),
         "zmq sockets open": sum(isinstance(o, zmq.Socket) and not o.closed for o in gc.get_objects()),
-        "python threads": threading.active_count(),
-        "threads": me.num_threads(),
+        "python threads": threading.active_count() - workers,
+        "threads": me.num_threads() - workers,
         "fds": me.num_fds(),
         "tasks": len(asyncio.all_tasks()),
         "contexts": engine.context_count(),

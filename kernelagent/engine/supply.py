@@ -111,8 +111,8 @@ class KernelSupply:
         """Shut down the pool, the kernels `in_use` and those still retiring; remove the runtime directory."""
         if self.pool:
             await self.pool.close()
-        await asyncio.gather(*(t.stop() for t in self.templates.values()))
         await asyncio.gather(*(self.end(k) for k in in_use), *self._retiring, return_exceptions=True)
+        await asyncio.gather(*(t.stop() for t in self.templates.values()))  # last: it reports its kernels' ends
         if self.zmq is not None:
             self.zmq.destroy(linger=0)  # the kernels' sockets are closed by now; nothing may linger
             self.zmq = None
