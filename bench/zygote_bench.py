@@ -2,8 +2,9 @@
 
 For templates on and off (KERNELAGENT_KERNEL_TEMPLATES): PSS and USS per Python context for 1, 4
 and 16 contexts (sum over the contexts' kernels / their number, psutil's memory_full_info); new
-context to first result (POST /contexts, then /execute 1+1) for 16 contexts back to back, p50 and
-p99; /execute 1+1 p50 in one context. Then /commands/run `true` against a raw spawn.
+context to first result (POST /contexts, then /execute 1+1) for 16 contexts back to back (three
+times), p50 and p99. Then /execute 1+1 p50 in a forked context against a launched one (two agents, interleaved),
+and /commands/run `true` against a raw spawn.
 
 Prints figures; not a test. Usage: python bench/zygote_bench.py [--n 300]
 """
@@ -57,20 +58,23 @@ def percentile(samples: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
 
 
-def run(templates: bool, n: int) -> dict:
+def run(templates: bool, rounds: int = 3) -> dict:
     a = agent(kernel_templates=str(templates).lower(), warm_languages="python", desktop="false", pool_size=1)
     try:
         client = KeepAlive(a.url, a.token)
         ready(a)
-        ids, lat = [], []
-        for _ in range(16):  # back to back, as an agent fanning out does
-            cid, seconds = new_context(client)
-            ids.append(cid)
-            lat.append(seconds)
-        modes = {a.get(f"/contexts/{cid}").json()["kernel_mode"] for cid in ids}
-        for cid in ids:
-            a.delete(f"/contexts/{cid}")
-        ready(a)
+        lat: list[float] = []
+        modes: set[str] = set()
+        for _ in range(rounds):  # 16 back to back, as an agent fanning out does; then all deleted
+            ids = []
+            for _ in range(16):
+                cid, seconds = new_context(client)
+                ids.append(cid)
+                lat.append(seconds)
+            modes |= {a.get(f"/contexts/{cid}").json()["kernel_mode"] for cid in ids}
+            for cid in ids:
+                a.delete(f"/contexts/{cid}")
+            ready(a)
         out: dict = {"modes": modes, "new_p50": percentile(lat, 0.5), "new_p99": percentile(lat, 0.99)}
         ids = []
         for count in CONTEXTS:
@@ -82,18 +86,38 @@ def run(templates: bool, n: int) -> dict:
         if template and template.get("pid"):
             full = psutil.Process(template["pid"]).memory_full_info()
             out["template"] = (full.pss / 2**20, full.uss / 2**20)
-        body = {"code": "1+1", "context_id": ids[0]}
-        for _ in range(20):
-            client.post("/execute", body)
-        samples = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            client.post("/execute", body)
-            samples.append(time.perf_counter() - t0)
-        out["exec_p50"] = statistics.median(samples) * 1000
         return out
     finally:
         a.close()
+
+
+def execute_compare(n: int, rounds: int = 10) -> None:
+    """/execute 1+1 in a forked context and in a launched one, two agents side by side, interleaved
+    (so both see the same machine load)."""
+    agents = {
+        on: agent(kernel_templates=str(on).lower(), warm_languages="python", desktop="false") for on in (True, False)
+    }
+    try:
+        bodies, clients, samples = {}, {}, {True: [], False: []}
+        for on, a in agents.items():
+            ready(a)
+            clients[on] = KeepAlive(a.url, a.token)
+            cid, _ = new_context(clients[on])
+            assert a.get(f"/contexts/{cid}").json()["kernel_mode"] == ("fork" if on else "launch")
+            bodies[on] = {"code": "1+1", "context_id": cid}
+            for _ in range(20):
+                clients[on].post("/execute", bodies[on])
+        for _ in range(rounds):
+            for on in agents:
+                for _ in range(n // rounds):
+                    t0 = time.perf_counter()
+                    clients[on].post("/execute", bodies[on])
+                    samples[on].append(time.perf_counter() - t0)
+        fork, launch = statistics.median(samples[True]) * 1000, statistics.median(samples[False]) * 1000
+        print(f"/execute 1+1 p50: forked context {fork:.3f} ms, launched {launch:.3f} ms, ratio {fork / launch:.2f}x")
+    finally:
+        for a in agents.values():
+            a.close()
 
 
 def commands(n: int, rounds: int = 5) -> None:
@@ -122,7 +146,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300)
     args = ap.parse_args()
     print(f"kernelagent zygote bench, {os.cpu_count()} cpus, python {sys.version.split()[0]}")
-    results = {on: run(on, args.n) for on in (True, False)}
+    results = {on: run(on) for on in (True, False)}
     for on, r in results.items():
         label = "templates on " if on else "templates off"
         print(f"\n{label} (kernel modes: {', '.join(sorted(r['modes']))})")
@@ -131,13 +155,15 @@ def main() -> None:
             print(f"  {count:2d} contexts: PSS {pss:6.1f} MB  USS {uss:6.1f} MB per context")
         if "template" in r:
             print(f"  the template itself: PSS {r['template'][0]:6.1f} MB  USS {r['template'][1]:6.1f} MB")
-        print(f"  new context to first result, 16 back to back: p50 {r['new_p50']:7.1f} ms  p99 {r['new_p99']:7.1f} ms")
-        print(f"  /execute 1+1 p50: {r['exec_p50']:.3f} ms")
+        print(
+            f"  new context to first result, 3 x 16 back to back: p50 {r['new_p50']:7.1f} ms  p99 {r['new_p99']:7.1f} ms"
+        )
     on, off = results[True], results[False]
     print(
         f"\nratios on/off: PSS at 16 {on['mem16'][0] / off['mem16'][0]:.2f}x, new-context p99 "
-        f"{on['new_p99'] / off['new_p99']:.3f}x, /execute p50 {on['exec_p50'] / off['exec_p50']:.2f}x"
+        f"{on['new_p99'] / off['new_p99']:.3f}x"
     )
+    execute_compare(args.n)
     commands(args.n)
 
 
