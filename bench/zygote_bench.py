@@ -156,7 +156,7 @@ def main() -> None:
         if "template" in r:
             print(f"  the template itself: PSS {r['template'][0]:6.1f} MB  USS {r['template'][1]:6.1f} MB")
         print(
-            f"  new context to first result, 3 x 16 back to back: p50 {r['new_p50']:7.1f} ms  p99 {r['new_p99']:7.1f} ms"
+            f"  new context to first result, 3x16 back to back: p50 {r['new_p50']:6.1f} ms  p99 {r['new_p99']:6.1f} ms"
         )
     on, off = results[True], results[False]
     print(
