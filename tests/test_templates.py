@@ -173,3 +173,19 @@ def test_setting_off_launches_kernels(agent_factory):
     assert info["kernel_mode"] == "launch"
     assert psutil.Process(info["pid"]).ppid() == a.proc.pid
     assert a.execute("print(1 + 1)", context_id=info["context_id"])["stdout"] == "2\n"
+
+
+def test_forked_kernels_and_template_end_with_the_agent(agent_factory):
+    a = agent_factory()
+    kernel = a.get(f"/contexts/{forked_context(a)}").json()["pid"]
+    template = template_info(a)["template"]["pid"]
+    a.proc.kill()  # no orderly shutdown: the kernel watches the agent itself, the template dies with it
+    a.proc.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    wait_for(lambda: gone(kernel) and gone(template), timeout=10)
