@@ -127,11 +127,13 @@ class Template:
                 self.handle(data)
 
     def handle(self, data: bytes) -> None:
+        pid = 0
         try:
-            request = json.loads(data)
-            pid = self.fork(request)
+            pid = self.fork(json.loads(data))
             pidfd = os.pidfd_open(pid)
         except Exception as exc:  # any failure is the agent's cue to launch the kernel instead
+            if pid:  # forked, but the agent could not hold it: unreaped yet, so the pid is still its own
+                os.kill(pid, signal.SIGKILL)
             send(self.sock, {"error": f"{type(exc).__name__}: {exc}"})
             return
         try:
