@@ -100,7 +100,7 @@ class KernelSupply:
         # a client connects before its kernel has bound (a forked one binds within milliseconds):
         # retry soon, backing off to libzmq's usual 100 ms
         self.zmq.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
-        self.zmq.setsockopt(zmq.RECONNECT_IVL_MAX, 0)
+        self.zmq.setsockopt(zmq.RECONNECT_IVL_MAX, 100)
         self.available = self._find_languages()
         self._start_templates()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
