@@ -145,7 +145,10 @@ class Kernel:
         # allowed, interrupts and shutdowns go through the manager. The heartbeat alone would cost a
         # thread with an event loop of its own per kernel.
         self.kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
-        await self._handshake(timeout)
+        if self.forked():
+            await self._handshake(timeout)
+        else:
+            await self.kc.wait_for_ready(timeout=timeout)
         self._tasks = [
             asyncio.create_task(self._route(self.kc.get_iopub_msg, "iopub")),
             asyncio.create_task(self._route(self.kc.get_shell_msg, "shell")),
@@ -156,7 +159,8 @@ class Kernel:
     async def _handshake(self, timeout: float) -> None:
         """Wait until the kernel answers kernel_info on shell and iopub delivers to us: as
         jupyter_client's wait_for_ready, without its final 0.2 s of waiting for iopub to go quiet
-        (a forked kernel is ready in less; the routers drop what arrives for no run)."""
+        (a forked kernel is ready in less; the routers drop what arrives for no run). Launched
+        kernels keep jupyter_client's wait: it costs them little beside their start."""
         deadline = time.monotonic() + timeout
         replied = False
         while time.monotonic() < deadline:
