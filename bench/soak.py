@@ -7,7 +7,11 @@ requests and at the end, with the change since the first checkpoint after warm-u
 5xx is counted and shown. Target: no growth after the first 1,000, no leaked process or
 descriptor, no 5xx.
 
-Usage: python bench/soak.py [--n 10000] [--every 1000]
+Bounded stores fill during a soak (each context's history, finished job records): with their
+defaults they are still filling after 1,000 requests; `--set history_max_cells=20 --set
+job_retention_count=10` fills them early, so what grows after is a leak.
+
+Usage: python bench/soak.py [--n 10000] [--every 1000] [--set NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -196,8 +200,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--every", type=int, default=1000)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="an agent setting, e.g. history_max_cells=20"
+    )
     args = parser.parse_args()
-    a = agent(warm_languages=LANGS, host="127.0.0.1")
+    # a trim every second: each checkpoint is measured after one (the agent's default is every 10 s)
+    settings = {"memory_trim_interval": "1", **dict(kv.split("=", 1) for kv in args.set)}
+    a = agent(warm_languages=LANGS, host="127.0.0.1", **settings)
     try:
         s = Soak(a)
         s.http.request("POST", "/files/mkdir", json={"path": f"{a.workspace}/soak"})

@@ -24,8 +24,7 @@ def describe(workspace: str, agent_uptime: float) -> SystemMetrics:
     cpu_percent = psutil.cpu_percent(interval=CPU_SAMPLE_SECONDS)
     mem = psutil.virtual_memory()
     swap = psutil.swap_memory()
-    disk_path = workspace if os.path.isdir(workspace) else "/"
-    disk = psutil.disk_usage(disk_path)
+    filesystem = disk(workspace)
     boot = psutil.boot_time()
     freq = psutil.cpu_freq()
     try:
@@ -52,7 +51,7 @@ def describe(workspace: str, agent_uptime: float) -> SystemMetrics:
             "cpu_physical_cores": psutil.cpu_count(logical=False) or cores,
             "cpu_model": _cpu_model() or uname.processor,
             "memory_mb": mem.total // MB,
-            "disk_mb": disk.total // MB,
+            "disk_mb": filesystem["total"] // MB,
         },
         "network": {"interfaces": interfaces, "hostname": hostname},
         "environment": {
@@ -88,18 +87,31 @@ def describe(workspace: str, agent_uptime: float) -> SystemMetrics:
             "swap_total": swap.total,
             "swap_used": swap.used,
         },
-        "disk": {
-            "path": disk_path,
-            "total": disk.total,
-            "used": disk.used,
-            "free": disk.free,
-            "usage_percent": disk.percent,
-        },
+        "disk": filesystem,
         "uptime": round(time.time() - boot, 3),
         "boot_time": iso_from_epoch(boot),
         "agent_uptime": round(agent_uptime, 3),
         "timestamp": utc_now_iso(),
     }
+
+
+def disk(workspace: str) -> dict[str, Any]:
+    """The workspace's filesystem (the root's where it does not exist): one statvfs, cheap."""
+    path = workspace if os.path.isdir(workspace) else "/"
+    usage = psutil.disk_usage(path)
+    return {"path": path, "total": usage.total, "used": usage.used, "free": usage.free, "usage_percent": usage.percent}
+
+
+def running_processes() -> int:
+    """Processes running or runnable now (the kernel's procs_running; one read of /proc/stat)."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("procs_running "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def processes() -> list[dict[str, Any]]:

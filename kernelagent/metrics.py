@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # HTTP methods that get a metrics series of their own; every other shares "OTHER", so a caller
 # cannot add series (memory) by making methods up
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+RECENT_DURATIONS = 2048  # requests the p95 is taken over (the latest), so memory stays bounded
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Metrics:
         self.terminals = terminals
         self.uptime = uptime
         self.endpoints: dict[tuple[str, str], EndpointStats] = {}
+        self.recent: deque[float] = deque(maxlen=RECENT_DURATIONS)  # seconds
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
         self._process = psutil.Process()
@@ -73,6 +76,7 @@ class Metrics:
             stats = self.endpoints[(method, route)] = EndpointStats()
         stats.requests += 1
         stats.seconds += seconds
+        self.recent.append(seconds)
         if status >= 400:
             stats.errors += 1
 
@@ -83,6 +87,7 @@ class Metrics:
         total_requests = sum(s.requests for s in endpoints.values())
         total_errors = sum(s.errors for s in endpoints.values())
         total_seconds = sum(s.seconds for s in endpoints.values())
+        avg_ms = round(1000 * total_seconds / total_requests, 3) if total_requests else 0.0
         cache = self.cache.stats()
         mem = psutil.virtual_memory()
         with self._process.oneshot():
@@ -97,10 +102,14 @@ class Metrics:
             "total_requests": total_requests,
             "total_errors": total_errors,
             "error_rate": total_errors / total_requests if total_requests else 0.0,
-            "avg_duration_ms_overall": round(1000 * total_seconds / total_requests, 3) if total_requests else 0.0,
-            "requests_total": {k: s.requests for k, s in endpoints.items()},
-            "errors_total": {k: s.errors for k, s in endpoints.items() if s.errors},
-            "avg_duration_ms": {k: round(1000 * s.seconds / s.requests, 3) for k, s in endpoints.items()},
+            "avg_duration_ms_overall": avg_ms,
+            "requests_total": total_requests,
+            "error_count": total_errors,
+            "avg_duration_ms": avg_ms,
+            "p95_duration_ms": p95_duration_ms(self.recent),
+            "requests_by_endpoint": {k: s.requests for k, s in endpoints.items()},
+            "errors_by_endpoint": {k: s.errors for k, s in endpoints.items() if s.errors},
+            "avg_duration_ms_by_endpoint": {k: round(1000 * s.seconds / s.requests, 3) for k, s in endpoints.items()},
             "active_executions": self.engine.active_executions,
             "total_executions": self.engine.total_executions,
             "contexts": self.engine.context_count(),
@@ -126,9 +135,11 @@ class Metrics:
                 "memory": {
                     "total": mem.total,
                     "used": mem.used,
+                    "free": mem.free,
                     "available": mem.available,
                     "usage_percent": mem.percent,
                 },
+                "disk": machine.disk(self.settings.workspace),
             },
             "process": {
                 "pid": os.getpid(),
@@ -137,6 +148,7 @@ class Metrics:
                 "threads": threads,
                 "open_fds": fds,
                 "count": len(psutil.pids()),
+                "running": machine.running_processes(),
             },
             "timestamp": utc_now_iso(),
         }
@@ -155,6 +167,14 @@ class Metrics:
 
     def prometheus(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def p95_duration_ms(seconds: deque[float]) -> float:
+    """The 95th percentile (nearest rank) of recent request durations, in ms; 0 before any."""
+    if not seconds:
+        return 0.0
+    ordered = sorted(seconds)
+    return round(1000 * ordered[max(0, -(-95 * len(ordered) // 100) - 1)], 3)
 
 
 class _Collector:

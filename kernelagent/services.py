@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .auth import Authenticator
 from .commands import CommandService
 from .core.clock import Uptime
+from .core.memory import MemoryTrimmer
 from .core.runas import run_as
 from .core.statedir import private_dir
 from .desktop import DesktopService
@@ -41,6 +42,7 @@ class Services:
     notebooks: NotebookService
     desktop: DesktopService
     gateway: GatewayService
+    memory: MemoryTrimmer
     uptime: Uptime = field(default_factory=Uptime)
     mcp: McpEndpoint = field(init=False)  # /mcp; needs the container itself, so made after it
 
@@ -74,6 +76,7 @@ class Services:
             notebooks=NotebookService(settings, engine, files),
             desktop=DesktopService(settings),
             gateway=GatewayService(settings, engine),
+            memory=MemoryTrimmer(settings.memory_trim_interval),
         )
 
     async def start(self) -> None:
@@ -85,6 +88,7 @@ class Services:
         await self.desktop.start()  # first: kernels and commands inherit its DISPLAY
         await self.engine.start()
         await self.jobs.start()
+        self.memory.start()
 
     async def stop(self) -> None:
         await self.mcp.stop()  # first: MCP sessions call the other services
@@ -95,3 +99,4 @@ class Services:
         await self.engine.stop()
         self.files.close()
         await self.desktop.stop()
+        await self.memory.stop()

@@ -23,6 +23,9 @@ class Settings:
     port: int = 7777
     # where executions and commands run by default
     workspace: str = "/workspace"
+    # the name the SDKs send for the workspace (their default workdir): in any path a request names,
+    # it stands for `workspace`, as if it were a symlink to it (core/workdir.py); empty: no alias
+    workspace_alias: str = "/workspace"
     # where the agent keeps its generated secret and token (mode 0700)
     state_dir: str = field(default_factory=_default_state_dir)
     # a local user that kernels, commands and terminals run as (the agent must be root); empty: the agent's own
@@ -42,9 +45,13 @@ class Settings:
     kernel_start_timeout: float = 60.0
     # Python kernels forked from a warm template (a zygote) rather than launched; false: launched
     kernel_templates: bool = True
+    # signatures of kernel messages remembered per kernel against replays (jupyter_client's 65536
+    # cost ~10 MB per long-lived kernel); at the bound a random tenth is forgotten
+    kernel_digest_history: int = 1024
     max_contexts: int = 64  # named contexts at once
     context_idle_timeout: float = 3600.0  # idle named contexts are culled after this many seconds
     cull_interval: float = 30.0
+    memory_trim_interval: float = 10.0  # seconds between handing freed heap back to the OS (glibc); 0: never
 
     # executions
     default_timeout: float = 60.0

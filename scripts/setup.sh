@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-WITH_TEST="${1:-}"
+WITH_TEST="${1:-}"  # --test: the test extras too; --system-only: the system packages, then stop
 
 mkdir -p "$VENV"
 export SETUP_LOG="${SETUP_LOG:-$VENV/setup.log}"
@@ -34,6 +34,8 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
 else
   say "system packages ok"
 fi
+# The image builds this step as a layer of its own, so a code change does not reinstall them.
+[ "$WITH_TEST" = "--system-only" ] && exit 0
 
 PY=python3
 for candidate in python3.13 python3.12 python3.11 python3; do
@@ -62,4 +64,18 @@ else
 fi
 if [ -f "$ROOT/scripts/setup_kernels.sh" ]; then
   VENV="$VENV" bash "$ROOT/scripts/setup_kernels.sh"
+fi
+
+# The JavaScript SDK's test (tests/test_js_sdk.py): @hopx-ai/sdk and ws from npm, as
+# tests/js/package-lock.json pins them, into tests/js/node_modules (git ignores it).
+if [ "$WITH_TEST" = "--test" ]; then
+  js="$ROOT/tests/js"
+  js_want="$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)"
+  if [ "$(cat "$js/node_modules/.kernelagent-installed" 2>/dev/null)" != "$js_want" ]; then
+    logged "installing the JS SDK for its test (npm ci)" npm ci --prefix "$js" --no-audit --no-fund
+    echo "$js_want" > "$js/node_modules/.kernelagent-installed"
+    say "JS SDK installed in tests/js/node_modules ($(node -p "require('$js/node_modules/@hopx-ai/sdk/package.json').version"))"
+  else
+    say "JS SDK up to date in tests/js/node_modules"
+  fi
 fi

@@ -298,8 +298,10 @@ def test_a_killed_recorder_leaves_a_playable_file(desk, tmp_path):
 def test_recording_errors(desk):
     r = desk.get("/desktop/recording/status", params={"id": "nope"})
     assert r.status_code == 404 and r.json()["code"] == "RECORDING_NOT_FOUND"
-    r = desk.get("/desktop/recording/status")
-    assert r.status_code == 400 and r.json()["code"] == "MISSING_PARAMETER"
+    r = desk.get("/desktop/recording/status", params={"id": ""})
+    assert r.status_code == 400 and r.json()["details"]["field"] == "id"
+    r = desk.get("/desktop/recording/nope/download")
+    assert r.status_code == 404 and r.json()["code"] == "RECORDING_NOT_FOUND"
 
 
 def test_debug_logs_and_processes(desk):
@@ -383,7 +385,7 @@ def test_resolution_change_restarts_the_display(desk):
 def desktop_routes(token: str) -> list[tuple[str, str]]:
     out = []
     for route in [*desktop_api.routes, *vnc_api.routes, *recording_api.routes, *ocr_api.routes]:
-        path = route.path.format(token=token, file="core/rfb.js")
+        path = route.path.format(token=token, file="core/rfb.js", recording_id="r1")
         if route.websocket:
             out.append(("get", path))
             continue
@@ -414,6 +416,7 @@ CONTRACT = [
     "recording/stop",
     "recording/status",
     "recording/download",
+    "recording/r1/download",  # the JS SDK's /desktop/recording/{id}/download
     "windows",
     "windows/list",
     "windows/focus",

@@ -24,6 +24,14 @@ CASES = [
     ("/desktop/windows/resize", {"window_id": 5, "width": "big", "height": 10}, "width"),
     ("/desktop/display/set", {"width": 10, "height": 10}, "width"),
     ("/desktop/vnc/start", {"password": 1234}, "password"),
+    # the JS SDK's spellings
+    ("/desktop/mouse/scroll", {"x": 1, "y": 1, "delta_y": 1000}, "delta_y"),
+    ("/desktop/keyboard/combination", {"keys": []}, "keys"),
+    ("/desktop/keyboard/combination", {"keys": ["ctrl", 5]}, "keys.1"),
+    ("/desktop/keyboard/combination", {}, "key"),
+    ("/desktop/clipboard/set", {"content": 5}, "content"),
+    ("/desktop/recording/start", {"output_file": 5}, "output_file"),
+    ("/desktop/recording/stop", {"recording_id": ""}, "recording_id"),
 ]
 
 
@@ -73,3 +81,10 @@ def test_too_many_recordings_is_429(agent_factory):
 def test_region_off_the_screen_is_400(agent):
     r = agent.post("/desktop/screenshot/region", {"x": 20000, "y": 0, "width": 10, "height": 10})
     assert r.status_code == 400 and "outside" in r.json()["message"]
+
+
+def test_a_recordings_output_file_is_held_to_the_file_policy(agent):
+    r = agent.post("/desktop/recording/start", {"output_file": "/etc/x.mp4"})
+    assert r.status_code == 403 and r.json()["code"] == "PATH_NOT_ALLOWED", r.text
+    r = agent.post("/desktop/recording/start", {"output_file": str(agent.workspace / "no-such-dir" / "x.mp4")})
+    assert r.status_code == 400 and r.json()["details"]["field"] == "output_file", r.text

@@ -29,20 +29,24 @@ def live(kind: type) -> int:
     return sum(isinstance(o, kind) for o in gc.get_objects())
 
 
+def pool_threads() -> int:
+    """Threads of asyncio's default executor: it adds one when calls overlap, up to its own bound."""
+    return sum(t.name.startswith("asyncio_") for t in threading.enumerate())
+
+
 def holdings(engine: Engine) -> dict[str, int]:
-    """What the agent holds that a kernel brings or leaves behind."""
+    """What the agent holds that a kernel brings or leaves behind (the default executor's threads aside)."""
     gc.collect()
     me = psutil.Process()
-    # asyncio.to_thread's executor adds workers as calls overlap, up to its bound: not a kernel's leftovers
-    workers = sum(t.name.startswith("asyncio_") for t in threading.enumerate())
+    pooled = pool_threads()
     return {
         "kernels": live(Kernel),
         "managers": live(AsyncKernelManager),
         "clients": live(AsyncKernelClient),
         "zmq contexts open": sum(isinstance(o, zmq.Context) and not o.closed for o in gc.get_objects()),
         "zmq sockets open": sum(isinstance(o, zmq.Socket) and not o.closed for o in gc.get_objects()),
-        "python threads": threading.active_count() - workers,
-        "threads": me.num_threads() - workers,
+        "python threads": threading.active_count() - pooled,
+        "threads": me.num_threads() - pooled,
         "fds": me.num_fds(),
         "tasks": len(asyncio.all_tasks()),
         "contexts": engine.context_count(),
@@ -97,7 +101,8 @@ def test_contexts_created_and_deleted_leave_nothing_behind(tmp_path, monkeypatch
             await engine.stop()
         assert not made, f"{len(made)} ZMQ contexts made for {CYCLES} kernels: each should use the supply's"
         grown = {k: (before[k], after[k]) for k in before if after[k] > before[k]}
-        assert not grown, f"grew over {CYCLES} contexts created and deleted (before, after): {grown}"
+        names = sorted(t.name for t in threading.enumerate())
+        assert not grown, f"grew over {CYCLES} contexts created and deleted (before, after): {grown}; threads {names}"
 
     asyncio.run(main())
 
@@ -117,6 +122,32 @@ def test_kernel_clients_share_the_supply_context_and_start_only_shell_and_iopub(
             for channel in ("hb", "stdin", "control"):  # the heartbeat alone is a thread per kernel
                 assert getattr(kernel.kc, f"_{channel}_channel") is None, channel
             assert kernel.kc.shell_channel.is_alive() and kernel.kc.iopub_channel.is_alive()
+        finally:
+            await engine.stop()
+
+    asyncio.run(main())
+
+
+def test_the_signatures_a_kernel_client_remembers_stay_within_the_setting(tmp_path):
+    """jupyter_client remembers every message's signature against replays, 65536 per kernel by default."""
+
+    async def main() -> None:
+        settings = Settings(
+            workspace=str(tmp_path / "ws"),
+            state_dir=str(tmp_path / "state"),
+            warm_languages="python",
+            desktop=False,
+            kernel_digest_history=40,
+        )
+        (tmp_path / "ws").mkdir()
+        engine = Engine(settings, global_env=dict)
+        await engine.start()
+        try:
+            cid = (await engine.create_context("python"))["context_id"]
+            for i in range(30):  # each run brings a reply and several iopub messages
+                assert (await engine.execute(ExecuteRequest(code=f"print({i})", context_id=cid)))["success"]
+            kernel = engine.get_context(cid).kernel
+            assert 0 < len(kernel.kc.session.digest_history) <= 40  # the client's: shell and iopub
         finally:
             await engine.stop()
 

@@ -257,3 +257,18 @@ def test_queued_cells_after_an_error_are_aborted_as_a_kernel_does(agent):
         assert "ran" not in agent.execute("print(dir())", context_id=ctx)["stdout"]
     finally:
         agent.delete(f"/contexts/{ctx}")
+
+
+def test_cells_from_jupyter_see_the_agents_environment(agent):
+    """/env is what every later execution sees, JupyterLab's cells included, as /execute's do."""
+    ctx = agent.post("/contexts", {"language": "python"}).json()["context_id"]
+    try:
+        assert agent.http.put("/env", json={"env_vars": {"KA_GATEWAY_SEES": "yes"}}).status_code == 200
+        with agent_channels(agent, ctx) as ws:
+            code = "import os; print(os.environ.get('KA_GATEWAY_SEES'))"
+            assert execute(ws, code)["stdout"].strip() == "yes"
+            assert agent.delete("/env/KA_GATEWAY_SEES").status_code == 200
+            assert execute(ws, code)["stdout"].strip() == "None"
+    finally:
+        agent.delete("/env")
+        agent.delete(f"/contexts/{ctx}")

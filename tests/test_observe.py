@@ -141,15 +141,21 @@ def test_metrics_move_when_work_is_done(agent, sdk):
     assert after["total_executions"] >= before["total_executions"] + 2
     assert after["total_requests"] >= before["total_requests"] + 5
     assert after["total_errors"] >= before["total_errors"] + 2
-    req_b, req_a = before["requests_total"], after["requests_total"]
+    req_b, req_a = before["requests_by_endpoint"], after["requests_by_endpoint"]
     assert req_a["POST /execute"] >= req_b.get("POST /execute", 0) + 3
     assert req_a["GET /metrics/snapshot"] >= req_b.get("GET /metrics/snapshot", 0) + 1
-    assert after["errors_total"]["GET (unmatched)"] >= before["errors_total"].get("GET (unmatched)", 0) + 1
-    assert after["errors_total"]["POST /execute"] >= before["errors_total"].get("POST /execute", 0) + 1
-    assert after["avg_duration_ms"]["POST /execute"] > 0
+    err_b, err_a = before["errors_by_endpoint"], after["errors_by_endpoint"]
+    assert err_a["GET (unmatched)"] >= err_b.get("GET (unmatched)", 0) + 1
+    assert err_a["POST /execute"] >= err_b.get("POST /execute", 0) + 1
+    assert after["avg_duration_ms_by_endpoint"]["POST /execute"] > 0
+    # the JS SDK's scalars: the same totals, and durations over all routes
+    assert after["requests_total"] == after["total_requests"] and after["error_count"] == after["total_errors"]
+    assert after["p95_duration_ms"] > 0 and after["avg_duration_ms"] == after["avg_duration_ms_overall"] > 0
+    assert after["system"]["memory"]["free"] > 0 and after["system"]["disk"]["total"] > 0
+    assert after["process"]["running"] >= 1  # this agent, answering
     # route patterns, not raw paths: one entry however many contexts are touched
     agent.get(f"/contexts/{uuid.uuid4()}")
-    assert "GET /contexts/{context_id}" in agent.get("/metrics").json()["requests_total"]
+    assert "GET /contexts/{context_id}" in agent.get("/metrics").json()["requests_by_endpoint"]
     for key in ("cache", "terminals", "system", "process"):
         assert key in after
 

@@ -35,6 +35,7 @@ class HealthHandler(SystemHandler):
             "agent": "kernelagent",
             "version": __version__,
             "uptime": round(s.uptime.seconds(), 3),
+            "uptime_seconds": round(s.uptime.seconds(), 3),
             "go_version": None,
             "vm_id": socket.gethostname(),
             "languages": languages,
@@ -81,6 +82,7 @@ class InfoHandler(SystemHandler):
             "port": s.settings.port,
             "start_time": iso_from_epoch(s.uptime.started_at),
             "uptime": round(s.uptime.seconds(), 3),
+            "uptime_seconds": round(s.uptime.seconds(), 3),
             "workspace": s.settings.workspace,
             "languages": s.engine.available,
             "features": {

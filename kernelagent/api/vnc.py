@@ -33,6 +33,10 @@ class VncStartHandler(DesktopHandler):
     async def post(self, body: m.VncStart) -> m.VncInfo:
         return await self.desktop.vnc.start_for(body, self.request.host)
 
+    @op("Start the VNC server if it is not running (the JS SDK's GET; a running one is kept)", response=m.VncInfo)
+    async def get(self) -> m.VncInfo:
+        return await self.desktop.vnc.ensure_for(self.request.host)
+
 
 class VncStopHandler(DesktopHandler):
     """Stop x11vnc."""
@@ -40,6 +44,10 @@ class VncStopHandler(DesktopHandler):
     @op("Stop the VNC server", response=m.VncInfo)
     async def post(self) -> m.VncInfo:
         return await self.desktop.vnc.stop_for(self.request.host)
+
+    @op("Stop the VNC server (the JS SDK's GET)", response=m.VncInfo)
+    async def get(self) -> m.VncInfo:
+        return await self.post()
 
 
 class ViewHandler(DesktopHandler):

@@ -35,7 +35,8 @@ STOP_GRACE = 5.0  # seconds ffmpeg gets to finish its file after SIGINT
 def ffmpeg_args(req: RecordingStart, display: str, width: int, height: int, max_seconds: float, max_bytes: int,
                 path: str) -> list[str]:  # fmt: skip
     """The ffmpeg command line of a recording (pure, so it is tested without ffmpeg)."""
-    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-f", "x11grab", "-draw_mouse", "1"]
+    # -y: a caller's output_file may exist already; it is replaced, as /files/write would
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "warning", "-f", "x11grab", "-draw_mouse", "1"]
     args += ["-framerate", str(req.fps), "-video_size", f"{width}x{height}", "-i", f"{display}+0,0"]
     args += ["-t", f"{max_seconds:g}", "-fs", str(max_bytes), "-threads", "1", "-g", str(req.fps)]
     if width % 2 or height % 2:
@@ -57,6 +58,7 @@ class Recording:
     id: str
     req: RecordingStart
     path: str
+    log: str  # ffmpeg's output, in the recorder's directory
     child: asyncio.subprocess.Process
     started: float = field(default_factory=time.time)
     ended: float | None = None
@@ -64,12 +66,18 @@ class Recording:
     error: str = ""
     stopping: bool = False
 
+    @property
+    def own(self) -> bool:
+        """The file is the recorder's (removed when forgotten), not the caller's output_file."""
+        return self.req.output_file is None
+
     def answer(self) -> RecordingAnswer:
         end = self.ended or time.time()
         size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
         out: RecordingAnswer = {
             "recording_id": self.id,
             "status": self.status,  # type: ignore[typeddict-item]
+            "recording": self.status == "recording",
             "duration": round(end - self.started, 3),
             "file_size": size,
             "format": self.req.format,
@@ -78,6 +86,8 @@ class Recording:
             "start_time": iso_from_epoch(self.started),
             "end_time": iso_from_epoch(self.ended),
         }
+        if self.req.output_file is not None:
+            out["output_file"] = self.req.output_file  # as the caller named it
         if self.error:
             out["error"] = self.error
         return out
@@ -94,15 +104,18 @@ class Recorder:
         self.running = Limiter(settings.max_recordings, "recordings")
         self.items: OrderedDict[str, Recording] = OrderedDict()
 
-    async def start(self, req: RecordingStart) -> Recording:
+    async def start(self, req: RecordingStart, output: str | None = None) -> Recording:
+        """A new recording, into `output` (req.output_file as the policy resolved it) or a file of the
+        recorder's."""
         self.running.take()
         try:
             os.makedirs(self.dir, mode=0o700, exist_ok=True)
             rid = uuid.uuid4().hex[:16]
-            path = os.path.join(self.dir, f"{rid}.{req.format}")
+            path = output or os.path.join(self.dir, f"{rid}.{req.format}")
+            log_path = os.path.join(self.dir, f"{rid}.log")
             d, s = self.display, self.settings
             args = ffmpeg_args(req, d.name, d.width, d.height, s.recording_max_seconds, s.recording_max_bytes, path)
-            with open(path + ".log", "wb") as log:
+            with open(log_path, "wb") as log:
                 child = await asyncio.create_subprocess_exec(
                     *args,
                     stdin=asyncio.subprocess.DEVNULL,
@@ -114,7 +127,7 @@ class Recorder:
         except BaseException:
             self.running.give()
             raise
-        rec = Recording(rid, req, path, child)
+        rec = Recording(rid, req, path, log_path, child)
         self.items[rid] = rec
         self._forget_old()
         asyncio.create_task(self._watch(rec))
@@ -138,18 +151,25 @@ class Recorder:
     @staticmethod
     def _log_tail(rec: Recording) -> str:
         try:
-            with open(rec.path + ".log", "rb") as f:
+            with open(rec.log, "rb") as f:
                 return f.read()[-500:].decode("utf-8", "replace").strip()
         except OSError:
             return ""
 
-    def get(self, rid: str) -> Recording:
+    def get(self, rid: str | None) -> Recording:
+        """A recording by id; without one, the current: the latest running, else the latest."""
+        if rid is None:
+            running = [r for r in self.items.values() if r.status == "recording"]
+            latest = running or list(self.items.values())
+            if not latest:
+                raise not_found("RECORDING_NOT_FOUND", "No recording has been started")
+            return latest[-1]
         rec = self.items.get(rid)
         if rec is None:
             raise not_found("RECORDING_NOT_FOUND", f"No such recording: {rid}", recording_id=rid)
         return rec
 
-    async def stop(self, rid: str) -> Recording:
+    async def stop(self, rid: str | None) -> Recording:
         rec = self.get(rid)
         if rec.child.returncode is None:
             rec.stopping = True
@@ -167,10 +187,10 @@ class Recorder:
             await asyncio.sleep(0.01)
         return rec
 
-    def file(self, rid: str) -> str:
+    def file(self, rid: str | None) -> str:
         rec = self.get(rid)
         if not os.path.exists(rec.path):
-            raise AgentError("RECORDING_NOT_FOUND", 404, f"Recording {rid} has no file", {"recording_id": rid})
+            raise AgentError("RECORDING_NOT_FOUND", 404, f"Recording {rec.id} has no file", {"recording_id": rec.id})
         return rec.path
 
     def pids(self) -> list[int]:
@@ -180,7 +200,7 @@ class Recorder:
         done = [r for r in self.items.values() if r.status != "recording"]
         for rec in done[: max(0, len(done) - self.settings.recording_keep)]:
             del self.items[rec.id]
-            for path in (rec.path, rec.path + ".log"):
+            for path in [rec.path, rec.log] if rec.own else [rec.log]:
                 try:
                     os.unlink(path)
                 except OSError:
@@ -190,7 +210,7 @@ class Recorder:
         for rid in [r.id for r in self.items.values() if r.child.returncode is None]:
             await self.stop(rid)
 
-    async def chunks(self, rid: str, size: int = 1 << 20) -> AsyncIterator[bytes]:
+    async def chunks(self, rid: str | None, size: int = 1 << 20) -> AsyncIterator[bytes]:
         """The recording's file in chunks, read off the event loop."""
         loop = asyncio.get_running_loop()
         with open(self.file(rid), "rb") as f:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.clock import utc_now_iso
 from ..core.errors import bad_request
+from ..files.policy import PathPolicy
 from ..models.desktop import (
     Click,
     Clipboard,
@@ -73,6 +74,7 @@ class DesktopService:
         self.clipboard = ClipboardOwner(self.display, settings.clipboard_history)
         self.vnc = Vnc(settings, self.display, self.events)
         self.recorder = Recorder(settings, self.display, self.events)
+        self.paths = PathPolicy(settings)  # where a recording's output_file may go
         self.reader = Ocr(self.display, self.screen, settings)
         self.missing: list[str] = []
         self.reason = "not started"
@@ -139,7 +141,7 @@ class DesktopService:
         return done("drag")
 
     async def scroll(self, req: Scroll) -> Done:
-        await self.input.scroll(req.amount, req.direction, req.x, req.y)
+        await self.input.scroll(*req.steps, req.x, req.y)
         return done("scroll")
 
     async def type_text(self, req: TypeText) -> Done:
@@ -154,7 +156,7 @@ class DesktopService:
         return done("press")
 
     async def combination(self, req: Combination) -> Done:
-        await self.input.press(req.key, req.modifiers)
+        await self.input.press(*req.chord)
         return done("combination")
 
     # --- screen ---
@@ -215,12 +217,13 @@ class DesktopService:
 
     async def clipboard_set(self, req: ClipboardSet) -> Done:
         self.require("xclip")
-        await self.clipboard.set(req.text)
+        await self.clipboard.set(req.value)
         return done("clipboard_set")
 
     async def clipboard_get(self) -> Clipboard:
         self.require("xclip")
-        return {"text": await self.clipboard.get()}
+        text = await self.clipboard.get()
+        return {"text": text, "content": text}
 
     def clipboard_history(self) -> ClipboardHistory:
         history = self.clipboard.texts()
@@ -230,7 +233,17 @@ class DesktopService:
 
     async def recording_start(self, req: RecordingStart) -> Recording:
         self.require("ffmpeg")
-        return (await self.recorder.start(req)).answer()
+        output = self._output_file(req.output_file) if req.output_file else None
+        return (await self.recorder.start(req, output)).answer()
+
+    def _output_file(self, raw: str) -> str:
+        """A recording's output_file: a path the file API may write, in a directory that exists."""
+        path = self.paths.resolve_parent(raw)
+        if not os.path.isdir(os.path.dirname(path)):
+            raise bad_request(
+                f"No such directory for output_file: {raw}", code="DIRECTORY_NOT_FOUND", field="output_file"
+            )
+        return path
 
     async def recording_stop(self, req: RecordingStop) -> Recording:
         return (await self.recorder.stop(req.recording_id)).answer()

@@ -108,6 +108,13 @@ class Vnc:
         await self.start(req.password)
         return self.status(host)
 
+    async def ensure_for(self, host: str) -> VncInfo:
+        """GET /desktop/vnc/start (the JS SDK): start the server if it is not running; a running one
+        is kept as it is, so a GET never drops the password a POST set."""
+        if self.running:
+            return self.status(host)
+        return await self.start_for(VncStart(), host)
+
     async def stop_for(self, host: str) -> VncInfo:
         await self.stop()
         return self.status(host)

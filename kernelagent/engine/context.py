@@ -238,6 +238,11 @@ class Context:
         self.history.record(ex.code, answer)
         return answer
 
+    async def apply_env(self, env: dict[str, str]) -> None:
+        """Bring the kernel's environment to `env` and leave its directory as it is, for a run that
+        does not come through execute() (the Jupyter gateway's); call it within turn()."""
+        await self._apply(self.kernel, env, self.kernel.workdir)
+
     async def _apply(self, kernel: Kernel, overlay: dict[str, str], workdir: str) -> None:
         """Bring the kernel's environment and directory to what this run asks, sending only changes."""
         base = kernel.base_env

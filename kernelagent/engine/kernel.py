@@ -95,7 +95,14 @@ class _KernelManager(AsyncKernelManager):
 class Kernel:
     """One kernel process and its client: starts it, submits code, routes replies to runs, ends it."""
 
-    def __init__(self, language: Language, kernel_spec_manager, runtime_dir: str, context: zmq.asyncio.Context):
+    def __init__(
+        self,
+        language: Language,
+        kernel_spec_manager,
+        runtime_dir: str,
+        context: zmq.asyncio.Context,
+        digest_history: int,
+    ):
         """`context` is the ZMQ context shared by every kernel of the agent (the supply's): a context of
         its own per kernel, jupyter_client's default, costs two native threads started and ended per
         kernel, and that churn grew the agent's RSS by about 30 KB per kernel started and retired."""
@@ -113,6 +120,7 @@ class Kernel:
             transport="ipc",
             connection_file=os.path.join(runtime_dir, f"kernel-{self.id}.json"),
         )
+        self.km.session.digest_history_size = digest_history  # the client's session is a clone of this one
         self.scratch = os.path.join(runtime_dir, f"kernel-{self.id}.scratch")
         self.kc: Any = None  # its AsyncKernelClient, once start() has run
         self._runs: dict[str, Run] = {}

@@ -21,6 +21,7 @@ from .kernel import Kernel
 log = logging.getLogger("kernelagent.pool")
 
 StartKernel = Callable[[str], Awaitable[Kernel]]
+RetireKernel = Callable[[Kernel], None]
 MAX_BACKOFF = 60.0
 
 
@@ -78,8 +79,11 @@ class LanguagePool:
 class KernelPool:
     """Ready kernels per language, refilled in the background; `take` falls back to a cold start."""
 
-    def __init__(self, start_kernel: StartKernel, sizes: dict[str, int], max_parallel_starts: int = 2):
+    def __init__(
+        self, start_kernel: StartKernel, retire: RetireKernel, sizes: dict[str, int], max_parallel_starts: int = 2
+    ):
         self._start_kernel = start_kernel
+        self._retire = retire  # how a kernel found dead is ended: its whole tree, tracked until done
         self._pools = {lang: LanguagePool(lang, size) for lang, size in sizes.items()}
         self._starts = asyncio.Semaphore(max_parallel_starts)
         self._closed = False
@@ -95,7 +99,7 @@ class KernelPool:
             self._refill(pool)
             if await kernel.is_alive():
                 return kernel
-            asyncio.create_task(kernel.shutdown())
+            self._retire(kernel)
         if pool and pool.size > 0:
             self._refill(pool)
             if pool.starting > len(pool.waiting):  # a kernel is on its way that no one else awaits

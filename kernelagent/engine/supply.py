@@ -104,7 +104,7 @@ class KernelSupply:
         self.available = self._find_languages()
         self._start_templates()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
-        self.pool = KernelPool(self._start_kernel, sizes)
+        self.pool = KernelPool(self._start_kernel, self.retire, sizes)
         self.pool.fill()
 
     async def stop(self, in_use: list[Kernel]) -> None:
@@ -156,7 +156,7 @@ class KernelSupply:
     async def _start_kernel(self, language: str) -> Kernel:
         lang = LANGUAGES[language]
         assert self.zmq is not None, "a kernel started before start() or after stop()"
-        kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq)
+        kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq, self.settings.kernel_digest_history)
         kernel.km.template = self.templates.get(language)
         try:
             env = proc.marked_env(agent_base_env(), kernel_tree(kernel))  # found again when it ends

@@ -27,6 +27,7 @@ def file_info(entry_path: str, name: str, display_path: str) -> FileInfo:
             pass  # a dangling link: describe the link itself
     is_dir = stat.S_ISDIR(st.st_mode)
     is_file = stat.S_ISREG(st.st_mode)
+    modified = iso_from_epoch(st.st_mtime)
     return {
         "name": name,
         "path": display_path,
@@ -38,7 +39,8 @@ def file_info(entry_path: str, name: str, display_path: str) -> FileInfo:
         "type": "directory" if is_dir else "file" if is_file else "symlink" if is_link else "other",
         "permissions": stat.filemode(st.st_mode),
         "mode": format(stat.S_IMODE(st.st_mode), "04o"),
-        "modified_time": iso_from_epoch(st.st_mtime),
+        "modified_time": modified,
+        "modified": modified,  # the JS SDK's name
     }
 
 

@@ -1,6 +1,7 @@
 """The path policy: which paths the file API may touch.
 
-A path must be absolute, non-empty and free of NUL bytes (else 400); it is resolved with realpath
+A path must be absolute, non-empty and free of NUL bytes (else 400); the workspace alias in it
+(`/workspace`) stands for the agent's workspace (core/workdir.py); it is resolved with realpath
 (symlinks followed, `..` collapsed by the OS's rules) and must then lie inside one of the resolved
 allowed roots, checked with os.path.commonpath (never a string prefix), else 403 PATH_NOT_ALLOWED.
 Operations act on the resolved path only, never on the caller's string. Removal is the one
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 
 from ..core.errors import bad_request, missing
+from ..core.workdir import in_workspace
 from ..settings import Settings
 from .errors import not_allowed, os_error
 
@@ -61,8 +63,9 @@ class PathPolicy:
     def resolve(self, raw: str | None) -> str:
         """The real path behind raw, if the policy allows it; raises 400 or 403 otherwise."""
         raw = self.check_syntax(raw)
+        path = in_workspace(self.settings, raw)  # the alias stands for the workspace
         try:
-            resolved = os.path.realpath(raw)
+            resolved = os.path.realpath(path)
         except OSError as exc:  # e.g. a symlink loop or a name too long
             raise os_error(exc, raw) from None
         if not self.contained(resolved):
@@ -72,7 +75,8 @@ class PathPolicy:
     def resolve_parent(self, raw: str | None) -> str:
         """Like resolve(), but the last component is not followed if it is a symlink."""
         raw = self.check_syntax(raw)
-        head, name = os.path.split(raw.rstrip("/") or "/")
+        path = in_workspace(self.settings, raw)  # the alias stands for the workspace
+        head, name = os.path.split(path.rstrip("/") or "/")
         if name in ("", ".", ".."):
             return self.resolve(raw)
         resolved = os.path.join(os.path.realpath(head), name)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ..core.errors import AgentError
 from ..core.limits import Limiter
 from ..core.runas import new_owner
+from ..core.workdir import in_workspace
 from ..models.files import FileContent, FileExists, FileList, FileResponse, ReadQuery, WriteRequest, file_response
 from ..settings import Settings
 from .atomic import AtomicFile, TempRegistry, makedirs_owned
@@ -156,7 +157,7 @@ class FileService:
         raw = raw or self.settings.workspace
         path = self.policy.resolve(raw)
         normalized = os.path.normpath(raw)
-        shown = normalized if os.path.realpath(normalized) == path else path
+        shown = normalized if os.path.realpath(in_workspace(self.settings, normalized)) == path else path
         limit = max(1, self.settings.max_list_entries)
         files, seen = await self.run(list_directory, path, shown, raw, limit)
         body: FileList = {"files": files, "path": shown, "count": len(files), "truncated": seen > limit}
@@ -191,6 +192,8 @@ class FileService:
         assert raw is not None  # resolve_parent refuses a missing path
         if path in self.policy.roots():
             raise AgentError("PATH_NOT_ALLOWED", 403, f"Refusing to remove an allowed root: {raw}", {"path": raw})
+        if os.path.basename(raw.rstrip("/")) in (".", ".."):  # as rm does: `sub/ghost/..` must not take sub
+            raise invalid_path(f"A removal names what it removes, not '.' or '..': {raw}", raw)
 
         def remove() -> None:
             try:

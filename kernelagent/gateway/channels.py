@@ -4,7 +4,8 @@ Each WebSocket gets a jupyter_client client of its own on the context's kernel (
 control and stdin sockets, so replies come back to it alone, and its own iopub subscription, so it
 sees every output of the kernel, the agent's own runs included). Messages go through as they are,
 except execute requests: those wait for the context's turn (`Context.turn`), the same one-at-a-time
-order as /execute, and hold it until the kernel has replied and gone idle. When the context gets a
+order as /execute, and hold it until the kernel has replied and gone idle; before each, the kernel's
+environment is brought to the agent's global variables (/env), as for /execute. When the context gets a
 new kernel (restart, a deadline, a death), the relay follows it; when the context is deleted, the
 relay ends.
 """
@@ -59,6 +60,7 @@ class KernelChannels:
         self,
         context_id: str,
         context: Callable[[], Context],
+        global_env: Callable[[], dict[str, str]],
         send: Callable[[str], None],
         on_gone: Callable[[], None],
         deadline: float,
@@ -69,6 +71,7 @@ class KernelChannels:
         the turn passes on."""
         self.context_id = context_id
         self.context = context
+        self.global_env = global_env
         self.send = send
         self.on_gone = on_gone
         self.deadline = deadline
@@ -117,7 +120,12 @@ class KernelChannels:
         self._disconnect()
         # A Session of its own: a shared one would see each iopub message twice (once per
         # subscriber) and drop the second as a replay, starving the agent's own reader.
-        session = Session(key=kernel.km.session.key, signature_scheme=kernel.km.session.signature_scheme)
+        km_session = kernel.km.session
+        session = Session(
+            key=km_session.key,
+            signature_scheme=km_session.signature_scheme,
+            digest_history_size=km_session.digest_history_size,
+        )
         client = kernel.km.client(session=session)
         client.start_channels(hb=False)
         self.client, self.kernel = client, kernel
@@ -204,8 +212,9 @@ class KernelChannels:
                 try:
                     ctx = self.context()
                     async with ctx.turn():
+                        await ctx.apply_env(self.global_env())
                         failed = await self._execute(ctx, msg)
-                except AgentError as exc:  # too many runs waiting (429), or the context is gone
+                except AgentError as exc:  # too many runs waiting (429), the context is gone, a bad env name
                     self._end_unrun(msg, "error", exc.code, exc.message)
                     continue
                 if failed and msg["content"].get("stop_on_error", True):

@@ -117,6 +117,7 @@ class GatewayService:
         relay = KernelChannels(
             cid,
             lambda: self.engine.get_context(cid),
+            self.engine.global_env,
             send,
             on_gone,
             deadline=self.settings.max_timeout,

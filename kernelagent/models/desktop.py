@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BeforeValidator, Field
 from typing_extensions import TypedDict
 
-from .base import QueryModel, RequestModel, Timeout
+from ..core.errors import missing
+from .base import OsText, QueryModel, RequestModel, Timeout
 
 Coord = Annotated[int, Field(ge=-32768, le=32767)]
 Size = Annotated[int, Field(ge=1, le=16384)]
@@ -66,12 +67,25 @@ class Drag(RequestModel):
 
 
 class Scroll(RequestModel):
-    """POST /desktop/mouse/scroll: `amount` wheel steps (buttons 4 to 7)."""
+    """POST /desktop/mouse/scroll: `amount` wheel steps (buttons 4 to 7), or the JS SDK's `delta_y`."""
 
     amount: int = Field(3, ge=1, le=100)
     direction: Literal["up", "down", "left", "right"] = "down"
     x: Coord | None = None
     y: Coord | None = None
+    delta_y: int | None = Field(
+        None,
+        ge=-100,
+        le=100,
+        description="wheel steps, down if positive, up if negative (instead of amount, direction)",
+    )
+
+    @property
+    def steps(self) -> tuple[int, str]:
+        """How many wheel steps, which way."""
+        if self.delta_y is None:
+            return self.amount, self.direction
+        return abs(self.delta_y), "down" if self.delta_y > 0 else "up"
 
 
 class TypeText(RequestModel):
@@ -93,16 +107,35 @@ class Press(RequestModel):
 
 
 class Combination(RequestModel):
-    """POST /desktop/keyboard/combination and /desktop/x11/hotkey: modifiers held around a key."""
+    """POST /desktop/keyboard/combination and /desktop/x11/hotkey: modifiers held around a key, or
+    the JS SDK's `keys` (the last is the key, those before it the modifiers)."""
 
     modifiers: list[KeyName] = Field(default_factory=list, max_length=8)
-    key: KeyName
+    key: KeyName | None = None
+    keys: list[KeyName] | None = Field(None, min_length=1, max_length=9, description="instead of modifiers and key")
+
+    @property
+    def chord(self) -> tuple[str, list[str]]:
+        """The key and the modifiers held around it."""
+        if self.key is not None:
+            return self.key, self.modifiers
+        if self.keys:
+            return self.keys[-1], self.keys[:-1]
+        raise missing("key")
 
 
 class ClipboardSet(RequestModel):
-    """POST /desktop/clipboard/set."""
+    """POST /desktop/clipboard/set: `text`, or `content` (the JS SDK's spelling)."""
 
-    text: str = Field(max_length=10 << 20)
+    text: str | None = Field(None, max_length=10 << 20)
+    content: str | None = Field(None, max_length=10 << 20, description="the same as text")
+
+    @property
+    def value(self) -> str:
+        value = self.text if self.text is not None else self.content
+        if value is None:
+            raise missing("text")
+        return value
 
 
 class Region(RequestModel):
@@ -120,18 +153,24 @@ class RecordingStart(RequestModel):
     fps: int = Field(10, ge=1, le=60)
     format: Literal["mp4", "webm"] = "mp4"
     quality: Literal["low", "medium", "high"] = "medium"
+    output_file: OsText | None = Field(
+        None, max_length=4096, description="where the video goes (a path the file API may write); default the agent's"
+    )
+
+
+RecordingId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class RecordingStop(RequestModel):
-    """POST /desktop/recording/stop."""
+    """POST /desktop/recording/stop: the recording named, else the one running now."""
 
-    recording_id: str = Field(min_length=1, max_length=64)
+    recording_id: RecordingId | None = None
 
 
 class RecordingQuery(QueryModel):
-    """GET /desktop/recording/status and /download: `?id=`."""
+    """GET /desktop/recording/status and /download: `?id=`, else the latest recording."""
 
-    id: str = Field(min_length=1, max_length=64)
+    id: RecordingId | None = None
 
 
 class WindowTarget(RequestModel):
@@ -207,9 +246,10 @@ class VncInfo(TypedDict):
 
 
 class Clipboard(TypedDict):
-    """GET /desktop/clipboard/get."""
+    """GET /desktop/clipboard/get: the text under both SDKs' names."""
 
     text: str
+    content: str
 
 
 class ClipboardHistory(TypedDict):
@@ -264,6 +304,8 @@ class Recording(TypedDict):
 
     recording_id: str
     status: Literal["recording", "stopped", "failed"]
+    recording: bool
+    output_file: NotRequired[str]  # where the caller asked the video to go
     duration: float
     file_size: int
     format: str

@@ -226,6 +226,7 @@ class FileInfo(TypedDict):
     permissions: str
     mode: str
     modified_time: str | None
+    modified: str | None
 
 
 class FileList(TypedDict):

@@ -16,6 +16,7 @@ class Health(TypedDict):
     agent: str
     version: str
     uptime: float
+    uptime_seconds: float
     go_version: None
     vm_id: str
     languages: list[str]
@@ -43,6 +44,7 @@ class Info(TypedDict):
     port: int
     start_time: str | None
     uptime: float
+    uptime_seconds: float
     workspace: str
     languages: list[str]
     features: dict[str, Any]
@@ -97,9 +99,15 @@ class MetricsSnapshot(TypedDict):
     total_errors: int
     error_rate: float
     avg_duration_ms_overall: float
-    requests_total: dict[str, int]
-    errors_total: dict[str, int]
-    avg_duration_ms: dict[str, float]
+    # the JS SDK's scalars (its MetricsSnapshot type) ...
+    requests_total: int
+    error_count: int
+    avg_duration_ms: float
+    p95_duration_ms: float
+    # ... and the same figures per route ("GET /files/read")
+    requests_by_endpoint: dict[str, int]
+    errors_by_endpoint: dict[str, int]
+    avg_duration_ms_by_endpoint: dict[str, float]
     active_executions: int
     total_executions: int
     contexts: int

@@ -8,7 +8,7 @@ from kernelagent.core.errors import AgentError
 from kernelagent.desktop.keys import char_keysym, chord, keysym
 from kernelagent.desktop.screen import clip
 from kernelagent.models.base import parse_json, parse_object
-from kernelagent.models.desktop import Click, Combination, WindowQuery, WindowTarget
+from kernelagent.models.desktop import Click, ClipboardSet, Combination, Scroll, WindowQuery, WindowTarget
 
 
 @pytest.mark.parametrize(
@@ -82,3 +82,19 @@ def test_regions_are_clipped_to_the_screen():
     assert clip((1200, 700, 200, 200), 1280, 800) == (1200, 700, 80, 100)
     with pytest.raises(AgentError):
         clip((2000, 0, 10, 10), 1280, 800)
+
+
+def test_the_js_sdks_spellings_mean_the_same():
+    assert parse_json(Combination, b'{"keys": ["ctrl", "shift", "t"]}').chord == ("t", ["ctrl", "shift"])
+    assert parse_json(Combination, b'{"modifiers": ["alt"], "key": "x", "keys": ["y"]}').chord == ("x", ["alt"])
+    assert parse_json(Scroll, b'{"x": 5, "y": 6, "delta_y": -3}').steps == (3, "up")
+    assert parse_json(Scroll, b'{"delta_y": 2}').steps == (2, "down")
+    assert parse_json(Scroll, b'{"amount": 4, "direction": "left"}').steps == (4, "left")
+    assert parse_json(ClipboardSet, b'{"content": "c"}').value == "c"
+    assert parse_json(ClipboardSet, b'{"text": "t", "content": "c"}').value == "t"
+    with pytest.raises(AgentError) as err:
+        _ = parse_json(Combination, b"{}").chord
+    assert err.value.details["parameter"] == "key"
+    with pytest.raises(AgentError) as err:
+        _ = parse_json(ClipboardSet, b"{}").value
+    assert err.value.details["parameter"] == "text"

@@ -14,7 +14,7 @@ def test_mp4_is_fragmented_bounded_and_keyed_each_second():
     assert "-f x11grab" in line and "-i :12+0,0" in line and "-video_size 1280x800" in line
     assert "-movflags +frag_keyframe+empty_moov+default_base_moof" in line and "-flush_packets 1" in line
     assert "-t 60 -fs 1000" in line and "-g 10" in line and "-framerate 10" in line
-    assert args[-1] == "/r/x.mp4" and "crop" not in line
+    assert args[-1] == "/r/x.mp4" and "crop" not in line and "-y" in args
 
 
 def test_webm_and_odd_sizes():
