@@ -27,8 +27,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def serve(settings: Settings) -> None:
     from .app import make_app
+    from .core.proc import watch_children_in_loop
     from .services import Services
 
+    watch_children_in_loop()
     generated = ensure_secret(settings)
     services = Services.build(settings)
     await services.start()

@@ -43,6 +43,8 @@ class Settings:
     pool_size: int = 1  # warm kernels kept ready per warm language
     warm_languages: str = "all"  # comma-separated names, or "all" available languages
     kernel_start_timeout: float = 60.0
+    # Python kernels forked from a warm template (a zygote) rather than launched; false: launched
+    kernel_templates: bool = True
     # signatures of kernel messages remembered per kernel against replays (jupyter_client's 65536
     # cost ~10 MB per long-lived kernel); at the bound a random tenth is forgotten
     kernel_digest_history: int = 1024

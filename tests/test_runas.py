@@ -210,3 +210,16 @@ def test_files_and_directories_made_through_the_file_api_are_the_users(agent, us
     root_owned.write_text("x")
     assert agent.post("/files/write", {"path": f"{ws}/root-owned.txt", "content": "y"}).status_code == 200
     assert os.stat(root_owned).st_uid == 0
+
+
+def test_forked_kernels_become_the_user_whole(agent, user):
+    """A kernel forked from the template (which runs as the agent) takes the user's ids and groups as
+    a launched one does, and stays dumpable: it can read its own /proc files."""
+    agent.execute("1")
+    assert agent.get("/contexts/default-python").json()["kernel_mode"] == "fork"
+    out = agent.execute(
+        "import os\nwith open('/proc/self/environ', 'rb') as f: marked = b'KA_TREE=' in f.read()\n"
+        "print(os.getresuid(), os.getresgid(), sorted(os.getgroups()), marked)"
+    )
+    uid, gid, groups = user.pw_uid, user.pw_gid, sorted(os.getgrouplist(USER, user.pw_gid))
+    assert out["stdout"] == f"({uid}, {uid}, {uid}) ({gid}, {gid}, {gid}) {groups} True\n", out

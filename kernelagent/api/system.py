@@ -40,6 +40,7 @@ class HealthHandler(SystemHandler):
             "vm_id": socket.gethostname(),
             "languages": languages,
             "pool": s.engine.pool_state(),
+            "kernel_modes": s.engine.kernel_modes(),
             "features": {
                 "code_execution": True,
                 "file_operations": True,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,15 @@ import psutil
 
 POLL = 0.05  # seconds between checks while a tree winds down
 TREE_ENV = "KA_TREE"  # the marker variable every process of a tree inherits
+
+
+def watch_children_in_loop() -> None:
+    """Wait for asyncio's subprocesses through pidfds in the running loop (Python 3.12's default):
+    3.11's default watcher starts a thread per process to wait for it, a cost on every command."""
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
 
 
 def new_tree() -> str:

@@ -108,6 +108,7 @@ class Context:
             "default": self.default,
             "kernel_id": self.kernel.id,
             "pid": self.kernel.pid(),
+            "kernel_mode": "fork" if self.kernel.forked() else "launch",
             "execution_state": self.kernel.execution_state,
             "busy": self.busy,
             "queued": self.waiting.used,

@@ -76,6 +76,9 @@ class Engine:
     def pool_state(self) -> dict:
         return self.supply.pool_state()
 
+    def kernel_modes(self) -> dict:
+        return self.supply.modes()
+
     # --- execution ---
 
     async def execute(

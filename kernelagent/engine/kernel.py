@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import shutil
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
+from kernelagent_kernels.forking import ForkedProcess
 
 from ..core.runas import RunAs
 from .languages import Language
@@ -30,6 +32,8 @@ IDLE_AFTER_REPLY = 1.0
 SCRATCH_ENV = "KA_KERNEL_SCRATCH"
 # How often a waiting run checks that the kernel process is still alive.
 ALIVE_POLL = 0.25
+# How long each kernel_info of the start handshake waits for its answer before it is sent again.
+HANDSHAKE_POLL = 0.1
 
 
 class Run:
@@ -79,6 +83,7 @@ class _KernelManager(AsyncKernelManager):
     provisioner as the agent's (mode 0600), is given to that user just before the launch."""
 
     owner: RunAs | None = None
+    template: Any = None  # a KernelTemplate to fork the kernel from (the kernelspec's provisioner reads it)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         # jupyter_client's documented override point, between writing the connection file and the launch
@@ -148,13 +153,39 @@ class Kernel:
         # allowed, interrupts and shutdowns go through the manager. The heartbeat alone would cost a
         # thread with an event loop of its own per kernel.
         self.kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
-        await self.kc.wait_for_ready(timeout=timeout)
+        if self.forked():
+            await self._handshake(timeout)
+        else:
+            await self.kc.wait_for_ready(timeout=timeout)
         self._tasks = [
             asyncio.create_task(self._route(self.kc.get_iopub_msg, "iopub")),
             asyncio.create_task(self._route(self.kc.get_shell_msg, "shell")),
         ]
         self.started_at = time.time()
         self.execution_state = "idle"
+
+    async def _handshake(self, timeout: float) -> None:
+        """Wait until the kernel answers kernel_info on shell and iopub delivers to us: as
+        jupyter_client's wait_for_ready, without its final 0.2 s of waiting for iopub to go quiet
+        (a forked kernel is ready in less; the routers drop what arrives for no run). Launched
+        kernels keep jupyter_client's wait: it costs them little beside their start."""
+        deadline = time.monotonic() + timeout
+        replied = False
+        while time.monotonic() < deadline:
+            self.kc.kernel_info()
+            try:
+                if not replied:
+                    msg = await self.kc.shell_channel.get_msg(timeout=HANDSHAKE_POLL)
+                    if msg["msg_type"] != "kernel_info_reply":
+                        continue
+                    self.kc._handle_kernel_info_reply(msg)
+                    replied = True
+                await self.kc.iopub_channel.get_msg(timeout=HANDSHAKE_POLL)
+                return  # the subscription is live: outputs of the next request reach us
+            except queue.Empty:
+                if not await self.is_alive():
+                    raise RuntimeError("the kernel died before it answered kernel_info") from None
+        raise RuntimeError(f"the kernel did not answer within {timeout:g} s")
 
     async def _route(self, get, channel: str) -> None:
         while True:
@@ -222,10 +253,17 @@ class Kernel:
         return await self.km.is_alive()
 
     def exit_status(self) -> int | None:
-        """The process's return code once it has exited (negative: killed by that signal)."""
+        """The process's return code once it has exited (negative: killed by that signal); None
+        while it runs, or when nobody saw how it ended (a forked kernel outliving its template)."""
         provisioner = self.km.provisioner
         process = getattr(provisioner, "process", None) if provisioner else None
-        return process.poll() if process is not None else None
+        if process is None or not getattr(process, "status_known", True):
+            return None
+        return process.poll()
+
+    def forked(self) -> bool:
+        """Whether the kernel was forked from a template rather than launched."""
+        return isinstance(getattr(self.km.provisioner, "process", None), ForkedProcess)
 
     def pid(self) -> int | None:
         provisioner = self.km.provisioner

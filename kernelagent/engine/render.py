@@ -121,6 +121,8 @@ def death_cause(status: int | None) -> tuple[str, int]:
         if status == -signal.SIGKILL:
             cause += " (possibly out of memory)"
         return cause, 128 - status
+    if status is None:
+        return "exit status unknown", 1
     return f"exited with status {status}", status if status else 1
 
 

@@ -29,6 +29,7 @@ from ..settings import Settings
 from .kernel import Kernel
 from .languages import LANGUAGES, Language
 from .pool import KernelPool
+from .template import KernelTemplate
 
 log = logging.getLogger("kernelagent.engine")
 
@@ -41,6 +42,7 @@ MAX_RUNTIME_PATH = 107 - len("/kernel-") - 36 - len("-ipc-99") - len("/run-41943
 
 # Every kernel's client sockets (shell, iopub, the manager's control) live in one ZMQ context.
 MAX_ZMQ_SOCKETS = 8192
+RECONNECT_IVL_MS = 5
 
 
 def kernel_tree(kernel: Kernel) -> str:
@@ -76,6 +78,7 @@ class KernelSupply:
         self.available: list[str] = []
         self.pool: KernelPool | None = None
         self._retiring: set[asyncio.Task] = set()
+        self.templates: dict[str, KernelTemplate] = {}  # per language whose kernelspec forks from one
         # One ZMQ context for every kernel's sockets, made and ended with the supply (see Kernel).
         self.zmq: zmq.asyncio.Context | None = None
 
@@ -94,7 +97,12 @@ class KernelSupply:
         self.zmq = zmq.asyncio.Context()
         # a context of its own per kernel had no socket limit to share; lift libzmq's default of 1023
         self.zmq.set(zmq.MAX_SOCKETS, MAX_ZMQ_SOCKETS)
+        # a client connects before its kernel has bound (a forked one binds within milliseconds):
+        # retry soon, backing off to libzmq's usual 100 ms
+        self.zmq.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+        self.zmq.setsockopt(zmq.RECONNECT_IVL_MAX, 100)
         self.available = self._find_languages()
+        self._start_templates()
         sizes = dict.fromkeys(self.settings.languages_warm(self.available), self.settings.pool_size)
         self.pool = KernelPool(self._start_kernel, self.retire, sizes)
         self.pool.fill()
@@ -104,10 +112,28 @@ class KernelSupply:
         if self.pool:
             await self.pool.close()
         await asyncio.gather(*(self.end(k) for k in in_use), *self._retiring, return_exceptions=True)
+        await asyncio.gather(*(t.stop() for t in self.templates.values()))  # last: it reports its kernels' ends
         if self.zmq is not None:
             self.zmq.destroy(linger=0)  # the kernels' sockets are closed by now; nothing may linger
             self.zmq = None
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+    def _start_templates(self) -> None:
+        """A template per language whose kernelspec's provisioner forks kernels (setting kernel_templates)."""
+        if not self.settings.kernel_templates:
+            return
+        for name in self.available:
+            spec = self.ksm.get_kernel_spec(LANGUAGES[name].kernel_name)
+            if spec.metadata.get("kernel_provisioner", {}).get("provisioner_name") == "kernelagent-fork":
+                env = proc.marked_env(agent_base_env(), f"{os.getpid()}-template-{name}")
+                template = KernelTemplate(name, env, self.settings.workspace, self.settings.kernel_start_timeout)
+                template.start()
+                self.templates[name] = template
+
+    def modes(self) -> dict[str, dict]:
+        """How each language's kernels start: forked from a template (and its state), or launched."""
+        launched = {"mode": "launch"}
+        return {lang: self.templates[lang].info() if lang in self.templates else launched for lang in self.available}
 
     def _find_languages(self) -> list[str]:
         specs = self.ksm.find_kernel_specs()
@@ -131,6 +157,7 @@ class KernelSupply:
         lang = LANGUAGES[language]
         assert self.zmq is not None, "a kernel started before start() or after stop()"
         kernel = Kernel(lang, self.ksm, self.runtime_dir, self.zmq, self.settings.kernel_digest_history)
+        kernel.km.template = self.templates.get(language)
         try:
             env = proc.marked_env(agent_base_env(), kernel_tree(kernel))  # found again when it ends
             user = run_as(self.settings.run_as_user)

@@ -116,6 +116,7 @@ class ContextInfo(TypedDict):
     default: bool
     kernel_id: str
     pid: int | None
+    kernel_mode: str  # "fork": forked from a warm template; "launch": started as its own process
     execution_state: str
     busy: bool
     queued: int

@@ -21,6 +21,7 @@ class Health(TypedDict):
     vm_id: str
     languages: list[str]
     pool: dict[str, dict[str, Any]]
+    kernel_modes: dict[str, dict[str, Any]]  # per language: "fork" (from a template, and its state) or "launch"
     features: dict[str, Any]
     desktop: dict[str, Any]  # available, display; else why not and what is missing
     active_streams: int

@@ -124,6 +124,6 @@ def test_death_cause_in_words_and_as_a_shell_exit_code():
     assert render.death_cause(-signal.SIGSEGV) == ("killed by SIGSEGV", 139)
     assert render.death_cause(1) == ("exited with status 1", 1)
     assert render.death_cause(0) == ("exited with status 0", 1)
-    assert render.death_cause(None) == ("exited with status None", 1)
+    assert render.death_cause(None) == ("exit status unknown", 1)
     error = render.death_error("killed by SIGSEGV")
     assert error["code"] == "KERNEL_DIED" and "SIGSEGV" in error["message"]
