@@ -197,3 +197,15 @@ def test_history_bounds_restart_and_delete(agent_factory):
     assert agent.delete("/contexts/default-python").status_code == 200
     agent.execute("w = 2")
     assert [c["source"] for c in notebook_of(agent, "default-python")["cells"]] == ["w = 2"]
+
+
+def test_a_notebook_asked_for_leaves_the_context_answering(agent_factory):
+    """The notebook's language_info is asked of the kernel by a second, short-lived client; sharing
+    the main client's session (and so its socket name at the kernel) cut the main one off from
+    every later reply, so the next run in that context met its deadline."""
+    agent = agent_factory(warm_languages="python,bash")
+    for language, code, out in (("python", "print(6 * 7)", "42\n"), ("bash", "echo $((6 * 7))", "42\n")):
+        assert agent.execute(code, language=language)["success"]
+        assert agent.get(f"/contexts/default-{language}/notebook").status_code == 200
+        after = agent.execute(code, language=language, timeout=10)
+        assert after["success"] and after["stdout"] == out, (language, after)

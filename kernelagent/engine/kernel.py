@@ -17,6 +17,7 @@ from typing import Any
 
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.session import Session
 from kernelagent_kernels.forking import ForkedProcess
 
 from ..core.runas import RunAs
@@ -133,6 +134,17 @@ class Kernel:
         self.base_env: dict[str, str] = {}
         self.env_overlay: dict[str, str] = {}
         self.workdir: str = ""
+
+    def side_client(self) -> Any:
+        """Another client of this kernel (channels not started), with a Session of its own.
+        jupyter_client names a client's shell socket after its session id, and the kernel's ROUTER
+        forgets a name once its socket closes: a short-lived client sharing the main client's
+        session cut the main one off from every later reply (its runs then hit their deadline)."""
+        own = self.km.session
+        session = Session(
+            key=own.key, signature_scheme=own.signature_scheme, digest_history_size=own.digest_history_size
+        )
+        return self.km.client(context=self.km.context, session=session)
 
     async def start(self, cwd: str, env: dict[str, str], timeout: float, user: RunAs | None = None) -> None:
         """Launch the kernel (as `user`, if given, in a runtime dir that user owns) and wait until it answers."""

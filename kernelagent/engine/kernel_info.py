@@ -31,7 +31,7 @@ def kernelspec(kernel: Kernel) -> dict[str, str]:
 
 async def ask_language_info(kernel: Kernel, timeout: float = ASK_TIMEOUT) -> dict[str, Any] | None:
     """The kernel's `language_info` from its kernel_info_reply; None if it does not answer in time."""
-    kc = kernel.km.client(context=kernel.km.context)  # the shared context, as the kernel's own client
+    kc = kernel.side_client()
     kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
     try:
         msg_id = kc.kernel_info()

@@ -18,8 +18,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_client.session import Session
-
 from ..core.errors import AgentError
 from ..engine.context import Context
 from ..engine.kernel import Kernel
@@ -118,15 +116,9 @@ class KernelChannels:
 
     async def _connect(self, kernel: Kernel) -> None:
         self._disconnect()
-        # A Session of its own: a shared one would see each iopub message twice (once per
-        # subscriber) and drop the second as a replay, starving the agent's own reader.
-        km_session = kernel.km.session
-        session = Session(
-            key=km_session.key,
-            signature_scheme=km_session.signature_scheme,
-            digest_history_size=km_session.digest_history_size,
-        )
-        client = kernel.km.client(session=session)
+        # A Session of its own (side_client): a shared one would also see each iopub message
+        # twice (once per subscriber) and drop the second as a replay, starving the agent's reader.
+        client = kernel.side_client()
         client.start_channels(hb=False)
         self.client, self.kernel = client, kernel
         await self._nudge(client)
