@@ -272,3 +272,18 @@ def test_cells_from_jupyter_see_the_agents_environment(agent):
     finally:
         agent.delete("/env")
         agent.delete(f"/contexts/{ctx}")
+
+
+def test_cells_from_jupyter_are_in_the_contexts_notebook(agent):
+    ctx = agent.post("/contexts", {"language": "python"}).json()["context_id"]
+    try:
+        agent.execute("print('from the api')", context_id=ctx)
+        with agent_channels(agent, ctx) as ws:
+            assert execute(ws, "print('from the lab')")["stdout"] == "from the lab\n"
+            assert execute(ws, "1/0")["error"] == "ZeroDivisionError"
+        cells = agent.get(f"/contexts/{ctx}/notebook").json()["cells"]
+        assert [c["source"] for c in cells] == ["print('from the api')", "print('from the lab')", "1/0"]
+        assert cells[1]["outputs"][0]["text"] == "from the lab\n"
+        assert any(o.get("ename") == "ZeroDivisionError" for o in cells[2]["outputs"]), cells[2]
+    finally:
+        agent.delete(f"/contexts/{ctx}")

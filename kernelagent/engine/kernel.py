@@ -55,13 +55,8 @@ class Run:
     def on_iopub(self, msg: dict) -> None:
         kind = msg["header"]["msg_type"]
         content = msg["content"]
-        if kind == "stream":
-            self.outputs.add_stream(content.get("name", "stdout"), content.get("text", ""))
-        elif kind in ("display_data", "execute_result", "update_display_data"):
-            self.outputs.add_display(kind, content)
-        elif kind == "error":
-            self.outputs.add_error(content)
-        elif kind == "status" and content.get("execution_state") == "idle":
+        self.outputs.add_message(kind, content)
+        if kind == "status" and content.get("execution_state") == "idle":
             self.idle = True
             if self.reply is not None:
                 self.finished.set()

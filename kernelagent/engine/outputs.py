@@ -72,6 +72,15 @@ class Outputs:
         if self.listener is not None:
             self.listener(kind, payload)
 
+    def add_message(self, kind: str, content: dict) -> None:
+        """An iopub message of the run, by its msg_type; what is not output (status, input) is left."""
+        if kind == "stream":
+            self.add_stream(content.get("name", "stdout"), content.get("text", ""))
+        elif kind in ("display_data", "execute_result", "update_display_data"):
+            self.add_display(kind, content)
+        elif kind == "error":
+            self.add_error(content)
+
     def add_stream(self, name: str, text: str) -> None:
         name = "stderr" if name == "stderr" else "stdout"
         buf = self.stderr if name == "stderr" else self.stdout

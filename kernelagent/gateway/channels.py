@@ -5,7 +5,8 @@ control and stdin sockets, so replies come back to it alone, and its own iopub s
 sees every output of the kernel, the agent's own runs included). Messages go through as they are,
 except execute requests: those wait for the context's turn (`Context.turn`), the same one-at-a-time
 order as /execute, and hold it until the kernel has replied and gone idle; before each, the kernel's
-environment is brought to the agent's global variables (/env), as for /execute. When the context gets a
+environment is brought to the agent's global variables (/env), and after each the cell is kept in the
+context's history (its notebook), as for /execute. When the context gets a
 new kernel (restart, a deadline, a death), the relay follows it; when the context is deleted, the
 relay ends.
 """
@@ -15,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import AgentError
+from ..engine import render
 from ..engine.context import Context
 from ..engine.kernel import Kernel
+from ..engine.outputs import Outputs
 from ..models.gateway import ChannelFrame
 from . import messages
 
@@ -33,12 +37,15 @@ STOPPED = object()  # ends the execute worker
 
 
 class PendingRun:
-    """An execute_request sent to the kernel: done once it has replied and reported idle."""
+    """An execute_request sent to the kernel: done once it has replied and reported idle. Its
+    outputs are gathered, within the agent's caps, for the context's history."""
 
-    def __init__(self) -> None:
+    def __init__(self, outputs: Outputs) -> None:
         self.reply: dict[str, Any] | None = None
         self.idle = False
         self.done = asyncio.Event()
+        self.outputs = outputs
+        self.started = time.monotonic()
 
     def on_reply(self, msg: dict[str, Any]) -> None:
         self.reply = msg
@@ -183,8 +190,10 @@ class KernelChannels:
             kind = msg["header"]["msg_type"]
             if channel == "shell" and kind == "execute_reply":
                 run.on_reply(msg)
-            elif channel == "iopub" and kind == "status" and msg["content"].get("execution_state") == "idle":
-                run.on_idle()
+            elif channel == "iopub":
+                run.outputs.add_message(kind, msg["content"])
+                if kind == "status" and msg["content"].get("execution_state") == "idle":
+                    run.on_idle()
         self.send(messages.to_text(channel, msg))
 
     # --- from the client ---
@@ -218,7 +227,8 @@ class KernelChannels:
         """Send one execute request and wait for its end; True if it failed."""
         await self._attach(ctx.kernel)
         kernel, msg_id = ctx.kernel, msg["header"]["msg_id"]
-        run = self._pending[msg_id] = PendingRun()
+        s = ctx.settings
+        run = self._pending[msg_id] = PendingRun(Outputs(s.max_stdout_bytes, s.max_stderr_bytes, s.max_rich_bytes))
         try:
             self.client.shell_channel.send(msg)
             loop = asyncio.get_running_loop()
@@ -239,9 +249,28 @@ class KernelChannels:
                     interrupted = True
                     await ctx.interrupt()
                     deadline = loop.time() + self.grace
+            if msg["content"].get("store_history", True) and not msg["content"].get("silent"):
+                self._record(ctx, msg, run)
             return (run.reply or {}).get("content", {}).get("status") == "error"
         finally:
             del self._pending[msg_id]
+
+    @staticmethod
+    def _record(ctx: Context, msg: dict[str, Any], run: PendingRun) -> None:
+        """Keep a finished cell in the context's history, as /execute's runs are kept."""
+        reply = (run.reply or {}).get("content")
+        outputs = run.outputs
+        answer = render.answer(
+            outputs=outputs,
+            reply=reply,
+            exit_code=render.exit_code(reply, outputs),
+            error=render.kernel_error(outputs.error) if outputs.error else None,
+            execution_time=time.monotonic() - run.started,
+            language=ctx.language.name,
+            context_id=ctx.id,
+            restarted=False,
+        )
+        ctx.history.record(str(msg["content"].get("code", "")), answer)
 
     def _abort_queued(self) -> None:
         while not self._executes.empty():
