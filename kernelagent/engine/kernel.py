@@ -13,6 +13,7 @@ import queue
 import shutil
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import zmq.asyncio
@@ -35,6 +36,21 @@ SCRATCH_ENV = "KA_KERNEL_SCRATCH"
 ALIVE_POLL = 0.25
 # How long each kernel_info of the start handshake waits for its answer before it is sent again.
 HANDSHAKE_POLL = 0.1
+
+
+async def read_messages(get: Callable[[], Awaitable[dict]], handle: Callable[[dict], None], what: str) -> None:
+    """Hand every message `get` receives to `handle` until cancelled; a malformed one is logged
+    (as `what`) and skipped: it must not stop the reader."""
+    while True:
+        try:
+            msg = await get()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: bad message: %s", what, exc)
+            await asyncio.sleep(0.01)
+            continue
+        handle(msg)
 
 
 class Run:
@@ -195,22 +211,16 @@ class Kernel:
         raise RuntimeError(f"the kernel did not answer within {timeout:g} s")
 
     async def _route(self, get, channel: str) -> None:
-        while True:
-            try:
-                msg = await get()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a malformed message must not stop the router
-                log.warning("kernel %s: bad %s message: %s", self.id, channel, exc)
-                await asyncio.sleep(0.01)
-                continue
-            run = self._runs.get(msg.get("parent_header", {}).get("msg_id"))
-            if run is None:
-                continue
-            if channel == "iopub":
-                run.on_iopub(msg)
-            elif msg["header"]["msg_type"] == "execute_reply":
-                run.on_reply(msg)
+        await read_messages(get, lambda msg: self._to_run(channel, msg), f"kernel {self.id} {channel}")
+
+    def _to_run(self, channel: str, msg: dict) -> None:
+        run = self._runs.get(msg.get("parent_header", {}).get("msg_id"))
+        if run is None:
+            return
+        if channel == "iopub":
+            run.on_iopub(msg)
+        elif msg["header"]["msg_type"] == "execute_reply":
+            run.on_reply(msg)
 
     def submit(self, code: str, outputs: Outputs, silent: bool = False) -> Run:
         msg_id = self.kc.execute(code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False)

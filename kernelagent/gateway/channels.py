@@ -23,7 +23,7 @@ from typing import Any
 from ..core.errors import AgentError
 from ..engine import render
 from ..engine.context import Context
-from ..engine.kernel import Kernel
+from ..engine.kernel import Kernel, read_messages
 from ..engine.outputs import Outputs
 from ..models.gateway import ChannelFrame
 from . import messages
@@ -170,16 +170,7 @@ class KernelChannels:
     # --- from the kernel ---
 
     async def _read(self, get: Callable[[], Any], channel: str) -> None:
-        while True:
-            try:
-                msg = await get()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a malformed message must not stop the relay
-                log.warning("gateway: bad %s message: %s", channel, exc)
-                await asyncio.sleep(0.01)
-                continue
-            self._from_kernel(channel, msg)
+        await read_messages(get, lambda msg: self._from_kernel(channel, msg), f"gateway {channel}")
 
     def _from_kernel(self, channel: str, msg: dict[str, Any]) -> None:
         parent = messages.parent_id(msg)
