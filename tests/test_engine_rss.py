@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import psutil
 import zmq
@@ -54,6 +58,19 @@ def holdings(engine: Engine) -> dict[str, int]:
     }
 
 
+@asynccontextmanager
+async def running_engine(tmp_path: Path, **settings: Any) -> AsyncIterator[Engine]:
+    """The engine in-process with real kernels (Python warm), stopped after the block."""
+    (tmp_path / "ws").mkdir()
+    common = {"workspace": str(tmp_path / "ws"), "state_dir": str(tmp_path / "state")}
+    engine = Engine(Settings(**common, warm_languages="python", desktop=False, **settings), global_env=dict)
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()
+
+
 async def cycle(engine: Engine) -> None:
     cid = (await engine.create_context("python"))["context_id"]
     answer = await engine.execute(ExecuteRequest(code="6 * 7", context_id=cid))
@@ -80,13 +97,7 @@ def test_contexts_created_and_deleted_leave_nothing_behind(tmp_path, monkeypatch
             made.append(self)
 
     async def main() -> None:
-        settings = Settings(
-            workspace=str(tmp_path / "ws"), state_dir=str(tmp_path / "state"), warm_languages="python", desktop=False
-        )
-        (tmp_path / "ws").mkdir()
-        engine = Engine(settings, global_env=dict)
-        await engine.start()
-        try:
+        async with running_engine(tmp_path) as engine:
             for _ in range(3):  # warm-up: the first kernels load what every later one reuses
                 await cycle(engine)
             await settle(engine)
@@ -97,8 +108,6 @@ def test_contexts_created_and_deleted_leave_nothing_behind(tmp_path, monkeypatch
             await settle(engine)
             after = holdings(engine)
             monkeypatch.undo()
-        finally:
-            await engine.stop()
         assert not made, f"{len(made)} ZMQ contexts made for {CYCLES} kernels: each should use the supply's"
         grown = {k: (before[k], after[k]) for k in before if after[k] > before[k]}
         names = sorted(t.name for t in threading.enumerate())
@@ -109,21 +118,13 @@ def test_contexts_created_and_deleted_leave_nothing_behind(tmp_path, monkeypatch
 
 def test_kernel_clients_share_the_supply_context_and_start_only_shell_and_iopub(tmp_path):
     async def main() -> None:
-        settings = Settings(
-            workspace=str(tmp_path / "ws"), state_dir=str(tmp_path / "state"), warm_languages="python", desktop=False
-        )
-        (tmp_path / "ws").mkdir()
-        engine = Engine(settings, global_env=dict)
-        await engine.start()
-        try:
+        async with running_engine(tmp_path) as engine:
             cid = (await engine.create_context("python"))["context_id"]
             kernel = engine.get_context(cid).kernel
             assert kernel.km.context is engine.supply.zmq and kernel.kc.context is engine.supply.zmq
             for channel in ("hb", "stdin", "control"):  # the heartbeat alone is a thread per kernel
                 assert getattr(kernel.kc, f"_{channel}_channel") is None, channel
             assert kernel.kc.shell_channel.is_alive() and kernel.kc.iopub_channel.is_alive()
-        finally:
-            await engine.stop()
 
     asyncio.run(main())
 
@@ -132,23 +133,11 @@ def test_the_signatures_a_kernel_client_remembers_stay_within_the_setting(tmp_pa
     """jupyter_client remembers every message's signature against replays, 65536 per kernel by default."""
 
     async def main() -> None:
-        settings = Settings(
-            workspace=str(tmp_path / "ws"),
-            state_dir=str(tmp_path / "state"),
-            warm_languages="python",
-            desktop=False,
-            kernel_digest_history=40,
-        )
-        (tmp_path / "ws").mkdir()
-        engine = Engine(settings, global_env=dict)
-        await engine.start()
-        try:
+        async with running_engine(tmp_path, kernel_digest_history=40) as engine:
             cid = (await engine.create_context("python"))["context_id"]
             for i in range(30):  # each run brings a reply and several iopub messages
                 assert (await engine.execute(ExecuteRequest(code=f"print({i})", context_id=cid)))["success"]
             kernel = engine.get_context(cid).kernel
             assert 0 < len(kernel.kc.session.digest_history) <= 40  # the client's: shell and iopub
-        finally:
-            await engine.stop()
 
     asyncio.run(main())
